@@ -1,0 +1,196 @@
+//! Cluster: from verified similarity edges to near-duplicate groups and stories.
+//!
+//! Near-duplicate groups are the connected components of the verified edges (union-find).
+//! Each group has one canonical article: the earliest date, then the longest text, then the
+//! smallest id. Groups are numbered by size (largest first), then by their canonical article,
+//! so numbering is the same for the same input whatever the thread count or input order.
+//!
+//! Stories are sets of whole dup groups; until story detection exists each dup group is its own
+//! story. This module does not read text or signatures.
+
+use std::cmp::{Ordering, Reverse};
+
+use crate::input::DateKey;
+
+/// A verified similarity edge between two documents (indices into the article list).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Edge {
+    pub a: u32,
+    pub b: u32,
+    pub similarity: f32,
+}
+
+/// Disjoint sets with path halving and union by size.
+#[derive(Debug, Clone)]
+pub struct UnionFind {
+    parent: Vec<u32>,
+    size: Vec<u32>,
+}
+
+impl UnionFind {
+    pub fn new(n: usize) -> Self {
+        UnionFind {
+            parent: (0..n as u32).collect(),
+            size: vec![1; n],
+        }
+    }
+
+    pub fn find(&mut self, mut x: u32) -> u32 {
+        while self.parent[x as usize] != x {
+            let grandparent = self.parent[self.parent[x as usize] as usize];
+            self.parent[x as usize] = grandparent;
+            x = grandparent;
+        }
+        x
+    }
+
+    pub fn union(&mut self, a: u32, b: u32) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return;
+        }
+        let (big, small) = if self.size[ra as usize] >= self.size[rb as usize] {
+            (ra, rb)
+        } else {
+            (rb, ra)
+        };
+        self.parent[small as usize] = big;
+        self.size[big as usize] += self.size[small as usize];
+    }
+}
+
+/// What the canonical choice and the row order need to know about an article.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RankKey<'a> {
+    pub date: Option<DateKey>,
+    pub text_len: usize,
+    pub id: &'a str,
+}
+
+/// Canonical order: dated before undated, earlier first, then longer text, then smaller id.
+pub fn canonical_order(a: &RankKey<'_>, b: &RankKey<'_>) -> Ordering {
+    let date = |k: &RankKey<'_>| (k.date.is_none(), k.date);
+    date(a)
+        .cmp(&date(b))
+        .then(Reverse(a.text_len).cmp(&Reverse(b.text_len)))
+        .then(a.id.cmp(b.id))
+}
+
+/// One group of near-duplicate articles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DupGroup {
+    /// Members in canonical order: the first is the canonical article.
+    pub members: Vec<u32>,
+}
+
+impl DupGroup {
+    pub fn canonical(&self) -> u32 {
+        self.members[0]
+    }
+}
+
+/// Near-duplicate groups of `n` documents from verified edges, numbered largest first.
+pub fn dup_groups<'a>(
+    n: usize,
+    edges: &[Edge],
+    rank: impl Fn(u32) -> RankKey<'a>,
+) -> Vec<DupGroup> {
+    let mut sets = UnionFind::new(n);
+    for edge in edges {
+        sets.union(edge.a, edge.b);
+    }
+    let mut by_root: Vec<(u32, u32)> = (0..n as u32).map(|doc| (sets.find(doc), doc)).collect();
+    by_root.sort_unstable();
+    let mut groups: Vec<DupGroup> = by_root
+        .chunk_by(|x, y| x.0 == y.0)
+        .map(|run| {
+            let mut members: Vec<u32> = run.iter().map(|&(_, doc)| doc).collect();
+            members.sort_by(|&a, &b| canonical_order(&rank(a), &rank(b)));
+            DupGroup { members }
+        })
+        .collect();
+    groups.sort_by(|x, y| {
+        y.members
+            .len()
+            .cmp(&x.members.len())
+            .then_with(|| canonical_order(&rank(x.canonical()), &rank(y.canonical())))
+    });
+    groups
+}
+
+/// One story: a set of whole dup groups (indices into the dup group list), largest group first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Story {
+    pub dup_groups: Vec<u32>,
+}
+
+/// The trivial story assignment: each dup group is its own story.
+pub fn one_story_per_group(groups: &[DupGroup]) -> Vec<Story> {
+    (0..groups.len() as u32)
+        .map(|g| Story {
+            dup_groups: vec![g],
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edge(a: u32, b: u32) -> Edge {
+        Edge {
+            a,
+            b,
+            similarity: 1.0,
+        }
+    }
+
+    #[test]
+    fn groups_are_components_numbered_largest_first() {
+        let ids = ["a", "b", "c", "d", "e", "f"];
+        let rank = |doc: u32| RankKey {
+            date: None,
+            text_len: 10,
+            id: ids[doc as usize],
+        };
+        let groups = dup_groups(6, &[edge(4, 5), edge(1, 2), edge(2, 3)], rank);
+        let members: Vec<Vec<u32>> = groups.iter().map(|g| g.members.clone()).collect();
+        assert_eq!(members, vec![vec![1, 2, 3], vec![4, 5], vec![0]]);
+    }
+
+    #[test]
+    fn canonical_is_earliest_then_longest_then_smallest_id() {
+        let d = |y, m, day| Some(DateKey::new(y, m, day));
+        let keys = [
+            RankKey {
+                date: d(2020, 1, 2),
+                text_len: 900,
+                id: "a",
+            },
+            RankKey {
+                date: d(2020, 1, 1),
+                text_len: 100,
+                id: "z",
+            },
+            RankKey {
+                date: d(2020, 1, 1),
+                text_len: 500,
+                id: "y",
+            },
+            RankKey {
+                date: d(2020, 1, 1),
+                text_len: 500,
+                id: "x",
+            },
+            RankKey {
+                date: None,
+                text_len: 9999,
+                id: "0",
+            },
+        ];
+        let groups = dup_groups(5, &[edge(0, 1), edge(1, 2), edge(2, 3), edge(3, 4)], |i| {
+            keys[i as usize].clone()
+        });
+        assert_eq!(groups[0].members, vec![3, 2, 1, 0, 4]);
+    }
+}

@@ -1,0 +1,1161 @@
+//! Input: turn files, folders and stdin into [`Article`]s and [`Reject`]s.
+//!
+//! Reads JSONL, CSV (with a header row), and folders of `.txt`/`.md`/`.html` files (recursively);
+//! `.gz` is decompressed by extension; `-` is stdin. Field names are mapped with [`FieldMap`].
+//!
+//! Every record either becomes an `Article` or a `Reject` naming its file, line and reason: a bad
+//! record is never skipped silently and never stops the run (unless the caller asks for strict
+//! mode). Invalid UTF-8 is decoded lossily and counted. This module does not normalize or tokenize
+//! text; that is `text`'s job.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ahash::AHashMap;
+use rayon::prelude::*;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// How an input is encoded. Detected from the file extension unless forced with `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One JSON object per line.
+    Jsonl,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// Plain text (also Markdown): the whole file is one article.
+    Text,
+    /// An HTML page: the whole file is one article, reduced to its visible text.
+    Html,
+}
+
+impl Format {
+    /// The format implied by a file name (`.gz` looks at the extension before it).
+    pub fn from_path(path: &Path) -> Option<Format> {
+        let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+        let name = name.strip_suffix(".gz").unwrap_or(&name);
+        let ext = name.rsplit_once('.').map(|(_, ext)| ext)?;
+        match ext {
+            "jsonl" | "ndjson" | "json" => Some(Format::Jsonl),
+            "csv" => Some(Format::Csv),
+            "txt" | "md" | "markdown" | "text" => Some(Format::Text),
+            "html" | "htm" | "xhtml" => Some(Format::Html),
+            _ => None,
+        }
+    }
+}
+
+/// Which record fields hold what. Each list is tried in order; the first present field wins,
+/// except `text`, where a user-given list is joined in order (`--text-field title,body`).
+#[derive(Debug, Clone)]
+pub struct FieldMap {
+    pub id: Vec<String>,
+    pub text: Vec<String>,
+    /// True when the user listed the text fields: join all of them instead of taking the first.
+    pub join_text: bool,
+    pub title: Vec<String>,
+    pub date: Vec<String>,
+    pub url: Vec<String>,
+    pub source: Vec<String>,
+}
+
+impl Default for FieldMap {
+    fn default() -> Self {
+        fn names(list: &[&str]) -> Vec<String> {
+            list.iter().map(|s| s.to_string()).collect()
+        }
+        FieldMap {
+            id: names(&["id", "guid", "uuid", "doc_id"]),
+            text: names(&["text", "body", "content", "article"]),
+            join_text: false,
+            title: names(&["title", "headline"]),
+            date: names(&["date", "published", "published_at", "pubdate", "timestamp"]),
+            url: names(&["url", "link"]),
+            source: names(&["source", "site", "domain", "publisher"]),
+        }
+    }
+}
+
+/// Options of the readers.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    pub fields: FieldMap,
+    /// Force one format for every input instead of detecting it.
+    pub format: Option<Format>,
+    /// Keep each record's original form so that `dedup` can write it back untouched.
+    pub keep_raw: bool,
+    /// Stop at the first rejected record.
+    pub strict: bool,
+}
+
+/// Where a record came from: the input file as the user named it and the 1-based line
+/// (0 for a whole file such as a folder's `.txt` or an unreadable file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordOrigin {
+    pub file: Arc<str>,
+    pub line: u64,
+}
+
+/// A record in its original form, for writing it back untouched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawRecord {
+    /// The JSONL line, without its line end.
+    JsonLine(String),
+    /// The CSV row's fields, in header order; the header is in [`Corpus::csv_headers`].
+    CsvRow { header: usize, fields: Vec<String> },
+    /// A whole file from a folder (its decoded content): written back as a JSONL object.
+    File { text: String },
+}
+
+/// One news article as read from the input.
+#[derive(Debug, Clone)]
+pub struct Article {
+    pub id: String,
+    pub title: String,
+    pub text: String,
+    /// The date as written in the input (may be empty).
+    pub date: String,
+    pub url: String,
+    pub source: String,
+    pub origin: RecordOrigin,
+    pub format: Format,
+    /// Present only when [`ReadOptions::keep_raw`] is set.
+    pub raw: Option<RawRecord>,
+}
+
+/// Why a record could not become an article.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RejectReason {
+    InvalidJson(String),
+    NotAnObject,
+    InvalidCsv(String),
+    RaggedRow { fields: usize, header: usize },
+    MissingText { tried: String },
+    EmptyText,
+    TextNotAString { field: String },
+    DuplicateId { first: String },
+    Unreadable(String),
+}
+
+impl std::fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RejectReason::InvalidJson(msg) => write!(f, "invalid JSON: {msg}"),
+            RejectReason::NotAnObject => write!(f, "JSON line is not an object"),
+            RejectReason::InvalidCsv(msg) => write!(f, "invalid CSV: {msg}"),
+            RejectReason::RaggedRow { fields, header } => {
+                write!(f, "row has {fields} fields, header has {header}")
+            }
+            RejectReason::MissingText { tried } => write!(f, "missing text field (tried {tried})"),
+            RejectReason::EmptyText => write!(f, "empty text"),
+            RejectReason::TextNotAString { field } => {
+                write!(f, "text field '{field}' is not a string")
+            }
+            RejectReason::DuplicateId { first } => {
+                write!(f, "duplicate id (first seen at {first})")
+            }
+            RejectReason::Unreadable(msg) => write!(f, "unreadable: {msg}"),
+        }
+    }
+}
+
+/// A record that did not become an article, with enough context to find it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    pub file: String,
+    pub line: u64,
+    /// The record's id when it could be read, else empty.
+    pub id: String,
+    pub reason: RejectReason,
+}
+
+/// Counters for the summary line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    pub files: usize,
+    pub bytes: u64,
+    /// Records whose bytes were not valid UTF-8 and were decoded lossily (they are still read).
+    pub invalid_utf8: usize,
+}
+
+/// Everything read from the inputs.
+#[derive(Debug, Default)]
+pub struct Corpus {
+    pub articles: Vec<Article>,
+    pub rejects: Vec<Reject>,
+    pub stats: ReadStats,
+    /// Header rows of the CSV inputs, referenced by [`RawRecord::CsvRow`].
+    pub csv_headers: Vec<Vec<String>>,
+}
+
+/// Receives the number of input bytes consumed, for a progress bar.
+pub type ProgressFn<'a> = &'a (dyn Fn(u64) + Sync);
+
+/// One readable source after expanding folders.
+struct Source {
+    /// The path as shown in messages and `rejects.csv`.
+    display: Arc<str>,
+    /// `None` for stdin.
+    path: Option<PathBuf>,
+    /// The id of a whole-file article: the path relative to the folder it was found in.
+    file_id: String,
+    format: Option<Format>,
+}
+
+/// Total size in bytes of the given inputs (0 for stdin), for sizing a progress bar.
+pub fn input_size(inputs: &[PathBuf]) -> u64 {
+    let mut total = 0;
+    for input in inputs {
+        if let Ok(sources) = expand_input(input, None) {
+            for source in sources {
+                if let Some(meta) = source.path.as_ref().and_then(|p| std::fs::metadata(p).ok()) {
+                    total += meta.len();
+                }
+            }
+        }
+    }
+    total
+}
+
+/// Reads every input. Fails only when an input named on the command line cannot be opened, or
+/// in strict mode at the first rejected record.
+pub fn read_corpus(
+    inputs: &[PathBuf],
+    opts: &ReadOptions,
+    progress: ProgressFn<'_>,
+) -> Result<Corpus> {
+    let mut sources = Vec::new();
+    for input in inputs {
+        sources.extend(expand_input(input, opts.format)?);
+    }
+    let mut corpus = Corpus::default();
+    for source in &sources {
+        read_source(source, opts, &mut corpus, progress);
+        if opts.strict {
+            check_strict(&corpus)?;
+        }
+    }
+    reject_duplicate_ids(&mut corpus);
+    if opts.strict {
+        check_strict(&corpus)?;
+    }
+    Ok(corpus)
+}
+
+fn check_strict(corpus: &Corpus) -> Result<()> {
+    match corpus.rejects.first() {
+        Some(reject) => Err(Error::Strict {
+            file: reject.file.clone(),
+            line: reject.line,
+            reason: reject.reason.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Expands one command-line input into readable sources: stdin, a file, or a folder's files.
+fn expand_input(input: &Path, forced: Option<Format>) -> Result<Vec<Source>> {
+    if input.as_os_str() == "-" {
+        return Ok(vec![Source {
+            display: Arc::from("<stdin>"),
+            path: None,
+            file_id: "<stdin>".to_string(),
+            format: forced,
+        }]);
+    }
+    let meta = std::fs::metadata(input).map_err(|source| Error::Input {
+        path: input.to_path_buf(),
+        source,
+    })?;
+    if !meta.is_dir() {
+        File::open(input).map_err(|source| Error::Input {
+            path: input.to_path_buf(),
+            source,
+        })?;
+        let display = input.display().to_string();
+        return Ok(vec![Source {
+            display: Arc::from(display.as_str()),
+            path: Some(input.to_path_buf()),
+            file_id: display,
+            format: forced.or_else(|| Format::from_path(input)),
+        }]);
+    }
+    let mut files = Vec::new();
+    let mut visited = Vec::new();
+    walk_folder(input, &mut files, &mut visited);
+    Ok(files
+        .into_iter()
+        .filter_map(|path| {
+            let format = forced.or_else(|| Format::from_path(&path))?;
+            let relative = path.strip_prefix(input).unwrap_or(&path);
+            let file_id = relative.to_string_lossy().replace('\\', "/");
+            Some(Source {
+                display: Arc::from(path.display().to_string().as_str()),
+                path: Some(path),
+                file_id,
+                format: Some(format),
+            })
+        })
+        .collect())
+}
+
+/// Collects the files under `dir`, sorted, following symlinks but never entering a folder twice
+/// (a symlink loop ends there). Entries that cannot be listed are kept as files so that reading
+/// them produces an "unreadable" reject instead of vanishing.
+fn walk_folder(dir: &Path, files: &mut Vec<PathBuf>, visited: &mut Vec<PathBuf>) {
+    let Ok(canonical) = dir.canonicalize() else {
+        files.push(dir.to_path_buf());
+        return;
+    };
+    if visited.contains(&canonical) {
+        return;
+    }
+    visited.push(canonical);
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        files.push(dir.to_path_buf());
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            walk_folder(&path, files, visited);
+        } else {
+            files.push(path);
+        }
+    }
+}
+
+/// A reader that reports the bytes it hands out, so progress follows the compressed file size.
+struct CountingReader<'a, R> {
+    inner: R,
+    progress: ProgressFn<'a>,
+}
+
+impl<R: Read> Read for CountingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.progress)(n as u64);
+        Ok(n)
+    }
+}
+
+fn is_gzip(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("gz"))
+}
+
+/// Opens a source as a buffered byte stream, decompressing `.gz`.
+fn open_source<'a>(source: &Source, progress: ProgressFn<'a>) -> io::Result<Box<dyn BufRead + 'a>> {
+    let raw: Box<dyn Read> = match &source.path {
+        None => Box::new(io::stdin()),
+        Some(path) => Box::new(File::open(path)?),
+    };
+    let counted = CountingReader {
+        inner: raw,
+        progress,
+    };
+    let gz = source.path.as_deref().is_some_and(is_gzip);
+    if gz {
+        let decoder = flate2::read::MultiGzDecoder::new(BufReader::new(counted));
+        return Ok(Box::new(BufReader::with_capacity(1 << 16, decoder)));
+    }
+    Ok(Box::new(BufReader::with_capacity(1 << 16, counted)))
+}
+
+fn read_source(source: &Source, opts: &ReadOptions, corpus: &mut Corpus, progress: ProgressFn<'_>) {
+    corpus.stats.files += 1;
+    let mut stream = match open_source(source, progress) {
+        Ok(stream) => stream,
+        Err(err) => {
+            push_unreadable(corpus, source, 0, &err.to_string());
+            return;
+        }
+    };
+    let format = match source.format {
+        Some(format) => format,
+        None => match sniff_format(&mut stream) {
+            Ok(format) => format,
+            Err(err) => {
+                push_unreadable(corpus, source, 0, &err.to_string());
+                return;
+            }
+        },
+    };
+    match format {
+        Format::Jsonl => read_jsonl(source, stream, opts, corpus),
+        Format::Csv => read_csv(source, stream, opts, corpus),
+        Format::Text | Format::Html => read_whole_file(source, stream, format, opts, corpus),
+    }
+}
+
+/// Guesses JSONL (first visible byte is `{`) or CSV for stdin and unknown extensions.
+fn sniff_format(stream: &mut Box<dyn BufRead + '_>) -> io::Result<Format> {
+    let head = stream.fill_buf()?;
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let first = head.iter().find(|b| !b.is_ascii_whitespace());
+    Ok(match first {
+        Some(b'{') => Format::Jsonl,
+        Some(b'<') => Format::Html,
+        _ => Format::Csv,
+    })
+}
+
+fn push_unreadable(corpus: &mut Corpus, source: &Source, line: u64, message: &str) {
+    corpus.rejects.push(Reject {
+        file: source.display.to_string(),
+        line,
+        id: String::new(),
+        reason: RejectReason::Unreadable(message.to_string()),
+    });
+}
+
+/// Decodes bytes as UTF-8, lossily when needed. The flag says whether bytes were replaced.
+fn decode(bytes: Vec<u8>) -> (String, bool) {
+    match String::from_utf8(bytes) {
+        Ok(text) => (text, false),
+        Err(err) => (String::from_utf8_lossy(err.as_bytes()).into_owned(), true),
+    }
+}
+
+/// Lines are parsed in parallel in chunks of about this many bytes, then appended in order.
+const CHUNK_BYTES: usize = 8 << 20;
+
+fn read_jsonl(
+    source: &Source,
+    mut stream: Box<dyn BufRead + '_>,
+    opts: &ReadOptions,
+    corpus: &mut Corpus,
+) {
+    let mut line_no: u64 = 0;
+    let mut chunk: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut chunk_bytes = 0usize;
+    loop {
+        let mut line = Vec::new();
+        match stream.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(n) => {
+                line_no += 1;
+                chunk_bytes += n;
+                chunk.push((line_no, line));
+            }
+            Err(err) => {
+                push_unreadable(corpus, source, line_no + 1, &format!("read error: {err}"));
+                break;
+            }
+        }
+        if chunk_bytes >= CHUNK_BYTES {
+            parse_jsonl_chunk(source, std::mem::take(&mut chunk), opts, corpus);
+            chunk_bytes = 0;
+        }
+    }
+    parse_jsonl_chunk(source, chunk, opts, corpus);
+}
+
+/// The outcome of parsing one record.
+struct Parsed {
+    record: std::result::Result<Article, Reject>,
+    lossy: bool,
+}
+
+fn parse_jsonl_chunk(
+    source: &Source,
+    chunk: Vec<(u64, Vec<u8>)>,
+    opts: &ReadOptions,
+    corpus: &mut Corpus,
+) {
+    let parsed: Vec<Option<Parsed>> = chunk
+        .into_par_iter()
+        .map(|(line, bytes)| parse_jsonl_line(source, line, bytes, opts))
+        .collect();
+    for record in parsed.into_iter().flatten() {
+        push_parsed(corpus, record);
+    }
+}
+
+fn push_parsed(corpus: &mut Corpus, parsed: Parsed) {
+    if parsed.lossy {
+        corpus.stats.invalid_utf8 += 1;
+    }
+    match parsed.record {
+        Ok(article) => corpus.articles.push(article),
+        Err(reject) => corpus.rejects.push(reject),
+    }
+}
+
+/// Parses one JSONL line; `None` for a blank line (not a record).
+fn parse_jsonl_line(
+    source: &Source,
+    line: u64,
+    bytes: Vec<u8>,
+    opts: &ReadOptions,
+) -> Option<Parsed> {
+    let (mut text, lossy) = decode(bytes);
+    trim_line_end(&mut text);
+    if line == 1 && text.starts_with('\u{FEFF}') {
+        text.drain(..'\u{FEFF}'.len_utf8());
+    }
+    if text.trim().is_empty() {
+        return None;
+    }
+    let reject = |id: String, reason| Reject {
+        file: source.display.to_string(),
+        line,
+        id,
+        reason,
+    };
+    let value: Value = match serde_json::from_str(&text) {
+        Ok(value) => value,
+        Err(err) => {
+            return Some(Parsed {
+                record: Err(reject(
+                    String::new(),
+                    RejectReason::InvalidJson(err.to_string()),
+                )),
+                lossy,
+            })
+        }
+    };
+    let Value::Object(object) = value else {
+        return Some(Parsed {
+            record: Err(reject(String::new(), RejectReason::NotAnObject)),
+            lossy,
+        });
+    };
+    let fields = JsonFields(&object);
+    let record = build_article(&fields, source, line, Format::Jsonl, opts).map(|mut article| {
+        if opts.keep_raw {
+            article.raw = Some(RawRecord::JsonLine(text));
+        }
+        article
+    });
+    Some(Parsed { record, lossy })
+}
+
+fn trim_line_end(text: &mut String) {
+    while text.ends_with('\n') || text.ends_with('\r') {
+        text.pop();
+    }
+}
+
+/// A field value as the article builder sees it.
+enum FieldValue {
+    Missing,
+    Text(String),
+    NotText,
+}
+
+/// Read access to a record's fields by name, whatever the input format.
+trait RecordFields {
+    fn get(&self, name: &str) -> FieldValue;
+
+    /// The first present, non-empty field of `names`.
+    fn first_text(&self, names: &[String]) -> Option<String> {
+        names.iter().find_map(|name| match self.get(name) {
+            FieldValue::Text(text) if !text.trim().is_empty() => Some(text),
+            _ => None,
+        })
+    }
+}
+
+struct JsonFields<'a>(&'a Map<String, Value>);
+
+impl RecordFields for JsonFields<'_> {
+    fn get(&self, name: &str) -> FieldValue {
+        match self.0.get(name) {
+            None | Some(Value::Null) => FieldValue::Missing,
+            Some(Value::String(s)) => FieldValue::Text(s.clone()),
+            Some(Value::Number(n)) => FieldValue::Text(n.to_string()),
+            Some(Value::Bool(b)) => FieldValue::Text(b.to_string()),
+            // A list of strings (paragraphs) is joined; anything else is not text.
+            Some(Value::Array(items)) => {
+                let parts: Option<Vec<&str>> = items.iter().map(|v| v.as_str()).collect();
+                match parts {
+                    Some(parts) => FieldValue::Text(parts.join("\n")),
+                    None => FieldValue::NotText,
+                }
+            }
+            Some(Value::Object(_)) => FieldValue::NotText,
+        }
+    }
+}
+
+struct CsvFields<'a> {
+    header: &'a AHashMap<String, usize>,
+    row: &'a [String],
+}
+
+impl RecordFields for CsvFields<'_> {
+    fn get(&self, name: &str) -> FieldValue {
+        match self.header.get(name).and_then(|&i| self.row.get(i)) {
+            Some(value) => FieldValue::Text(value.clone()),
+            None => FieldValue::Missing,
+        }
+    }
+}
+
+/// Builds an article from any record, applying the field map and the text checks.
+fn build_article(
+    fields: &dyn RecordFields,
+    source: &Source,
+    line: u64,
+    format: Format,
+    opts: &ReadOptions,
+) -> std::result::Result<Article, Reject> {
+    let map = &opts.fields;
+    let id = fields
+        .first_text(&map.id)
+        .map(|id| id.trim().to_string())
+        .unwrap_or_else(|| format!("{}:{}", source.file_id, line));
+    let reject = |reason| Reject {
+        file: source.display.to_string(),
+        line,
+        id: id.clone(),
+        reason,
+    };
+    let text = extract_text(fields, map).map_err(reject)?;
+    if text.trim().is_empty() {
+        return Err(reject(RejectReason::EmptyText));
+    }
+    Ok(Article {
+        id: id.clone(),
+        title: fields.first_text(&map.title).unwrap_or_default(),
+        text,
+        date: fields
+            .first_text(&map.date)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+        url: fields
+            .first_text(&map.url)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+        source: fields
+            .first_text(&map.source)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+        origin: RecordOrigin {
+            file: source.display.clone(),
+            line,
+        },
+        format,
+        raw: None,
+    })
+}
+
+/// The article text: the user's fields joined in order, or the first fallback field present.
+fn extract_text(
+    fields: &dyn RecordFields,
+    map: &FieldMap,
+) -> std::result::Result<String, RejectReason> {
+    let mut parts = Vec::new();
+    let mut any_present = false;
+    for name in &map.text {
+        match fields.get(name) {
+            FieldValue::Missing => continue,
+            FieldValue::NotText => {
+                return Err(RejectReason::TextNotAString {
+                    field: name.clone(),
+                })
+            }
+            FieldValue::Text(text) => {
+                any_present = true;
+                if text.trim().is_empty() {
+                    continue;
+                }
+                parts.push(text);
+                if !map.join_text {
+                    break;
+                }
+            }
+        }
+    }
+    if !any_present {
+        return Err(RejectReason::MissingText {
+            tried: map.text.join(", "),
+        });
+    }
+    if parts.is_empty() {
+        return Err(RejectReason::EmptyText);
+    }
+    Ok(parts.join("\n"))
+}
+
+fn read_csv(
+    source: &Source,
+    stream: Box<dyn BufRead + '_>,
+    opts: &ReadOptions,
+    corpus: &mut Corpus,
+) {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(stream);
+    let mut record = csv::ByteRecord::new();
+    let header: Vec<String> = match reader.read_byte_record(&mut record) {
+        Ok(true) => record
+            .iter()
+            .map(decode_csv_field)
+            .map(|(f, _)| f)
+            .collect(),
+        Ok(false) => return, // an empty file holds no records
+        Err(err) => {
+            push_unreadable(corpus, source, 1, &format!("CSV header: {err}"));
+            return;
+        }
+    };
+    let header: Vec<String> = header
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let name = if i == 0 {
+                name.trim_start_matches('\u{FEFF}').to_string()
+            } else {
+                name
+            };
+            name.trim().to_string()
+        })
+        .collect();
+    let columns: AHashMap<String, usize> = header
+        .iter()
+        .enumerate()
+        .rev() // the first of two same-named columns wins
+        .map(|(i, name)| (name.clone(), i))
+        .collect();
+    corpus.csv_headers.push(header.clone());
+    let header_index = corpus.csv_headers.len() - 1;
+    loop {
+        let line = reader.position().line() + 1;
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record.position().map_or(line, |p| p.line());
+                let parsed =
+                    parse_csv_row(source, line, &record, &header, &columns, header_index, opts);
+                push_parsed(corpus, parsed);
+            }
+            Err(err) => {
+                let fatal = matches!(err.kind(), csv::ErrorKind::Io(_));
+                let line = err.position().map_or(line, |p| p.line());
+                corpus.rejects.push(Reject {
+                    file: source.display.to_string(),
+                    line,
+                    id: String::new(),
+                    reason: RejectReason::InvalidCsv(err.to_string()),
+                });
+                if fatal {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn decode_csv_field(bytes: &[u8]) -> (String, bool) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => (text.to_string(), false),
+        Err(_) => (String::from_utf8_lossy(bytes).into_owned(), true),
+    }
+}
+
+fn parse_csv_row(
+    source: &Source,
+    line: u64,
+    record: &csv::ByteRecord,
+    header: &[String],
+    columns: &AHashMap<String, usize>,
+    header_index: usize,
+    opts: &ReadOptions,
+) -> Parsed {
+    let mut lossy = false;
+    let row: Vec<String> = record
+        .iter()
+        .map(|field| {
+            let (text, bad) = decode_csv_field(field);
+            lossy |= bad;
+            text
+        })
+        .collect();
+    if row.len() != header.len() {
+        let fields = CsvFields {
+            header: columns,
+            row: &row,
+        };
+        let id = fields.first_text(&opts.fields.id).unwrap_or_default();
+        let reject = Reject {
+            file: source.display.to_string(),
+            line,
+            id,
+            reason: RejectReason::RaggedRow {
+                fields: row.len(),
+                header: header.len(),
+            },
+        };
+        return Parsed {
+            record: Err(reject),
+            lossy,
+        };
+    }
+    let fields = CsvFields {
+        header: columns,
+        row: &row,
+    };
+    let record = build_article(&fields, source, line, Format::Csv, opts).map(|mut article| {
+        if opts.keep_raw {
+            article.raw = Some(RawRecord::CsvRow {
+                header: header_index,
+                fields: row.clone(),
+            });
+        }
+        article
+    });
+    Parsed { record, lossy }
+}
+
+/// A folder's `.txt`/`.md`/`.html` file: one article whose id is the relative path.
+fn read_whole_file(
+    source: &Source,
+    mut stream: Box<dyn BufRead + '_>,
+    format: Format,
+    opts: &ReadOptions,
+    corpus: &mut Corpus,
+) {
+    let mut bytes = Vec::new();
+    if let Err(err) = stream.read_to_end(&mut bytes) {
+        push_unreadable(corpus, source, 0, &format!("read error: {err}"));
+        return;
+    }
+    let (content, lossy) = decode(bytes);
+    let content = content.trim_start_matches('\u{FEFF}');
+    let (title, text) = match format {
+        Format::Html => html_to_text(content),
+        _ => plain_title_and_text(content),
+    };
+    let parsed = if text.trim().is_empty() {
+        Err(Reject {
+            file: source.display.to_string(),
+            line: 0,
+            id: source.file_id.clone(),
+            reason: RejectReason::EmptyText,
+        })
+    } else {
+        Ok(Article {
+            id: source.file_id.clone(),
+            title,
+            text,
+            date: String::new(),
+            url: String::new(),
+            source: String::new(),
+            origin: RecordOrigin {
+                file: source.display.clone(),
+                line: 0,
+            },
+            format,
+            raw: opts.keep_raw.then(|| RawRecord::File {
+                text: content.to_string(),
+            }),
+        })
+    };
+    push_parsed(
+        corpus,
+        Parsed {
+            record: parsed,
+            lossy,
+        },
+    );
+}
+
+/// Plain text and Markdown: the first non-empty line is the title; the whole file is the text.
+fn plain_title_and_text(content: &str) -> (String, String) {
+    let title = content
+        .lines()
+        .map(|line| line.trim().trim_start_matches('#').trim())
+        .find(|line| !line.is_empty())
+        .unwrap_or_default();
+    let title: String = title.chars().take(300).collect();
+    (title, content.replace("\r\n", "\n"))
+}
+
+/// Elements whose content is never visible text.
+const INVISIBLE: &[&str] = &[
+    "script", "style", "noscript", "template", "head", "svg", "iframe", "object", "canvas",
+];
+
+/// Elements that end a line of text, so that boilerplate lines stay lines.
+const BLOCKS: &[&str] = &[
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "tr",
+    "table",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "nav",
+    "aside",
+    "blockquote",
+    "pre",
+    "figure",
+    "figcaption",
+    "hr",
+    "dd",
+    "dt",
+    "main",
+    "form",
+    "address",
+];
+
+/// Reduces an HTML document to (title, visible text) with a real HTML parser (html5ever).
+pub fn html_to_text(html: &str) -> (String, String) {
+    let document = scraper::Html::parse_document(html);
+    let mut text = String::with_capacity(html.len() / 2);
+    collect_visible(document.tree.root(), &mut text);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    let title_element = document.tree.root().descendants().find(|node| {
+        node.value()
+            .as_element()
+            .is_some_and(|e| e.name() == "title")
+    });
+    let title: String = title_element
+        .map(|node| {
+            let parts: Vec<&str> = node
+                .descendants()
+                .filter_map(|d| d.value().as_text().map(|t| &**t))
+                .collect();
+            parts.concat()
+        })
+        .unwrap_or_default();
+    let title = title.split_whitespace().collect::<Vec<_>>().join(" ");
+    (title, lines.join("\n"))
+}
+
+fn collect_visible(node: ego_tree::NodeRef<'_, scraper::Node>, text: &mut String) {
+    for child in node.children() {
+        match child.value() {
+            scraper::Node::Text(t) => push_collapsed(text, t),
+            scraper::Node::Element(element) => {
+                let name = element.name();
+                if INVISIBLE.contains(&name) {
+                    continue;
+                }
+                let block = BLOCKS.contains(&name);
+                if block {
+                    text.push('\n');
+                }
+                collect_visible(child, text);
+                if block {
+                    text.push('\n');
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Appends text with runs of whitespace collapsed to one space (HTML rendering rules).
+fn push_collapsed(out: &mut String, text: &str) {
+    let mut last_space = out.ends_with(' ') || out.ends_with('\n') || out.is_empty();
+    for c in text.chars() {
+        if c.is_whitespace() {
+            if !last_space {
+                out.push(' ');
+                last_space = true;
+            }
+        } else {
+            out.push(c);
+            last_space = false;
+        }
+    }
+}
+
+/// Rejects every record whose id was already seen; the first one stays.
+fn reject_duplicate_ids(corpus: &mut Corpus) {
+    let mut first_seen: AHashMap<&str, usize> = AHashMap::with_capacity(corpus.articles.len());
+    let mut duplicate_of: Vec<(usize, usize)> = Vec::new();
+    for (i, article) in corpus.articles.iter().enumerate() {
+        if let Some(&first) = first_seen.get(article.id.as_str()) {
+            duplicate_of.push((i, first));
+        } else {
+            first_seen.insert(&article.id, i);
+        }
+    }
+    if duplicate_of.is_empty() {
+        return;
+    }
+    let mut is_duplicate = vec![false; corpus.articles.len()];
+    for &(i, first) in &duplicate_of {
+        is_duplicate[i] = true;
+        let first = &corpus.articles[first].origin;
+        let article = &corpus.articles[i];
+        corpus.rejects.push(Reject {
+            file: article.origin.file.to_string(),
+            line: article.origin.line,
+            id: article.id.clone(),
+            reason: RejectReason::DuplicateId {
+                first: format!("{}:{}", first.file, first.line),
+            },
+        });
+    }
+    let mut index = 0;
+    corpus.articles.retain(|_| {
+        let keep = !is_duplicate[index];
+        index += 1;
+        keep
+    });
+}
+
+/// A calendar date read from an article's date field, for ordering. Only the day counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DateKey {
+    year: u16,
+    month: u8,
+    day: u8,
+}
+
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+
+impl DateKey {
+    /// A date from its parts, or `None` when they are out of range.
+    pub fn checked(year: u32, month: u32, day: u32) -> Option<DateKey> {
+        let valid =
+            (1000..=9999).contains(&year) && (1..=12).contains(&month) && (1..=31).contains(&day);
+        valid.then_some(DateKey {
+            year: year as u16,
+            month: month as u8,
+            day: day as u8,
+        })
+    }
+
+    /// A date from parts known to be valid (tests and generators).
+    pub fn new(year: u32, month: u32, day: u32) -> DateKey {
+        DateKey::checked(year, month, day).unwrap_or(DateKey {
+            year: 1970,
+            month: 1,
+            day: 1,
+        })
+    }
+
+    /// Reads `2018-05-30`, `2018/05/30`, `2018-05-30T10:00:00Z`, `30 May 2018`,
+    /// `Wed, 30 May 2018 10:00:00 GMT` and `May 30, 2018`. Anything else is `None`.
+    pub fn parse(text: &str) -> Option<DateKey> {
+        let text = text.trim();
+        let bytes = text.as_bytes();
+        if bytes.len() >= 10
+            && bytes[..4].iter().all(u8::is_ascii_digit)
+            && matches!(bytes[4], b'-' | b'/' | b'.')
+            && bytes[7] == bytes[4]
+        {
+            let number = |range: std::ops::Range<usize>| text.get(range)?.parse::<u32>().ok();
+            return DateKey::checked(number(0..4)?, number(5..7)?, number(8..10)?);
+        }
+        DateKey::parse_with_month_name(text)
+    }
+
+    fn parse_with_month_name(text: &str) -> Option<DateKey> {
+        let words: Vec<&str> = text
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|w| !w.is_empty())
+            .collect();
+        let month_at = words.iter().position(|w| {
+            let w = w.to_ascii_lowercase();
+            w.len() >= 3 && MONTHS.iter().any(|m| w.starts_with(m))
+        })?;
+        let month_word = words[month_at].to_ascii_lowercase();
+        let month = MONTHS.iter().position(|m| month_word.starts_with(m))? as u32 + 1;
+        let number = |i: usize| words.get(i)?.trim_end_matches('.').parse::<u32>().ok();
+        // "30 May 2018" or "May 30, 2018"
+        if let (Some(day), Some(year)) = (
+            month_at.checked_sub(1).and_then(number),
+            number(month_at + 1),
+        ) {
+            return DateKey::checked(year, month, day);
+        }
+        DateKey::checked(number(month_at + 2)?, month, number(month_at + 1)?)
+    }
+
+    /// `YYYY-MM-DD`.
+    pub fn to_iso(self) -> String {
+        format!("{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+
+    /// Days since 1970-01-01 (proleptic Gregorian), for date distances.
+    pub fn days(self) -> i64 {
+        let (y, m, d) = (self.year as i64, self.month as i64, self.day as i64);
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (m + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_keeps_visible_text_and_lines() {
+        let html = "<html><head><title>Big  news</title><style>p{}</style></head><body>\
+            <p>First  line</p><script>var x=1;</script><div>Second<br>Third</div></body></html>";
+        let (title, text) = html_to_text(html);
+        assert_eq!(title, "Big news");
+        assert_eq!(text, "First line\nSecond\nThird");
+    }
+
+    #[test]
+    fn dates_in_common_forms() {
+        let may30 = DateKey::checked(2018, 5, 30);
+        for text in [
+            "2018-05-30",
+            "2018/05/30",
+            "2018-05-30T10:00:00Z",
+            "30 May 2018",
+            "Wed, 30 May 2018 10:00:00 GMT",
+            "May 30, 2018",
+        ] {
+            assert_eq!(DateKey::parse(text), may30, "{text}");
+        }
+        assert_eq!(DateKey::parse("yesterday"), None);
+        assert_eq!(DateKey::parse("2018-13-01"), None);
+        assert_eq!(DateKey::new(1970, 1, 2).days(), 1);
+        assert_eq!(
+            DateKey::new(2019, 1, 17).days() - DateKey::new(2018, 5, 30).days(),
+            232
+        );
+    }
+
+    #[test]
+    fn formats_from_extensions() {
+        assert_eq!(
+            Format::from_path(Path::new("a/feed.jsonl.gz")),
+            Some(Format::Jsonl)
+        );
+        assert_eq!(Format::from_path(Path::new("x.CSV")), Some(Format::Csv));
+        assert_eq!(Format::from_path(Path::new("x.md")), Some(Format::Text));
+        assert_eq!(Format::from_path(Path::new("x.htm")), Some(Format::Html));
+        assert_eq!(Format::from_path(Path::new("README")), None);
+    }
+}

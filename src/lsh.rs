@@ -1,0 +1,181 @@
+//! LSH: banding of MinHash signatures into candidate pairs.
+//!
+//! A signature of `bands × rows` values is cut into bands; two documents whose values agree on
+//! a whole band share a [`BandKey`] and become a candidate pair. The band/row split for a
+//! threshold minimizes the weighted false-positive + false-negative probability area, as
+//! datasketch does. Buckets are found by sorting (key, document) pairs per band, which is
+//! deterministic and needs no per-bucket allocation.
+//!
+//! Hot buckets (thousands of documents with one band key) would cost quadratic work; above
+//! [`HOT_BUCKET`] members a bucket pairs each member only with its [`HOT_WINDOW`] nearest
+//! neighbours in signature order (sorted neighbourhood), which is linear in the bucket size.
+//! This module does not verify candidates; `cluster` does.
+
+use rayon::prelude::*;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use crate::minhash::Signatures;
+
+/// How a signature is cut for banding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LshParams {
+    pub bands: usize,
+    pub rows: usize,
+}
+
+/// The hash of one band of one signature: equal keys in the same band make candidates.
+pub type BandKey = u64;
+
+/// A bucket with more members than this is "hot" and paired by sorted neighbourhood.
+pub const HOT_BUCKET: usize = 64;
+/// In a hot bucket, each member is paired with this many following members.
+pub const HOT_WINDOW: usize = 32;
+
+/// The probability that two documents of Jaccard `s` share at least one band.
+pub fn collision_probability(s: f64, params: LshParams) -> f64 {
+    1.0 - (1.0 - s.powi(params.rows as i32)).powi(params.bands as i32)
+}
+
+/// Integrates `f` over [a, b] with composite Simpson's rule.
+fn integrate(f: impl Fn(f64) -> f64, a: f64, b: f64) -> f64 {
+    const STEPS: usize = 1000; // even
+    if b <= a {
+        return 0.0;
+    }
+    let h = (b - a) / STEPS as f64;
+    let mut sum = f(a) + f(b);
+    for i in 1..STEPS {
+        let weight = if i % 2 == 1 { 4.0 } else { 2.0 };
+        sum += weight * f(a + i as f64 * h);
+    }
+    sum * h / 3.0
+}
+
+/// The bands and rows (bands × rows ≤ `num_perm`) that minimize
+/// `fp_weight · P(false positive area below threshold) + fn_weight · P(false negative area above)`.
+pub fn optimal_params(
+    threshold: f64,
+    num_perm: usize,
+    fp_weight: f64,
+    fn_weight: f64,
+) -> LshParams {
+    let mut best = LshParams { bands: 1, rows: 1 };
+    let mut best_error = f64::INFINITY;
+    for bands in 1..=num_perm {
+        for rows in 1..=num_perm / bands {
+            let params = LshParams { bands, rows };
+            let false_positive = integrate(|s| collision_probability(s, params), 0.0, threshold);
+            let false_negative =
+                integrate(|s| 1.0 - collision_probability(s, params), threshold, 1.0);
+            let error = fp_weight * false_positive + fn_weight * false_negative;
+            if error < best_error {
+                best_error = error;
+                best = params;
+            }
+        }
+    }
+    best
+}
+
+/// The key of band `band` of a signature.
+pub fn band_key(signature: &[u32], band: usize, rows: usize) -> BandKey {
+    let values = &signature[band * rows..(band + 1) * rows];
+    let mut bytes = [0u8; 4 * 64];
+    if rows <= 64 {
+        for (i, v) in values.iter().enumerate() {
+            bytes[i * 4..i * 4 + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        return xxh3_64_with_seed(&bytes[..rows * 4], band as u64);
+    }
+    let owned: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    xxh3_64_with_seed(&owned, band as u64)
+}
+
+/// Candidate pairs `(a, b)` with `a < b` among `docs` (indices into `signatures`), sorted and
+/// deduplicated.
+pub fn candidate_pairs(
+    signatures: &Signatures,
+    docs: &[u32],
+    params: LshParams,
+) -> Vec<(u32, u32)> {
+    let mut pairs: Vec<(u32, u32)> = (0..params.bands)
+        .into_par_iter()
+        .flat_map_iter(|band| band_pairs(signatures, docs, band, params.rows))
+        .collect();
+    pairs.par_sort_unstable();
+    pairs.dedup();
+    pairs
+}
+
+/// The candidate pairs of one band.
+fn band_pairs(signatures: &Signatures, docs: &[u32], band: usize, rows: usize) -> Vec<(u32, u32)> {
+    let mut keyed: Vec<(BandKey, u32)> = docs
+        .iter()
+        .map(|&doc| (band_key(signatures.get(doc as usize), band, rows), doc))
+        .collect();
+    keyed.sort_unstable();
+    let mut pairs = Vec::new();
+    for bucket in keyed.chunk_by(|x, y| x.0 == y.0) {
+        if bucket.len() < 2 {
+            continue;
+        }
+        let members: Vec<u32> = bucket.iter().map(|&(_, doc)| doc).collect();
+        if members.len() <= HOT_BUCKET {
+            push_all_pairs(&members, &mut pairs);
+        } else {
+            push_neighbour_pairs(signatures, members, &mut pairs);
+        }
+    }
+    pairs
+}
+
+fn push_all_pairs(members: &[u32], pairs: &mut Vec<(u32, u32)>) {
+    for (i, &a) in members.iter().enumerate() {
+        for &b in &members[i + 1..] {
+            pairs.push((a.min(b), a.max(b)));
+        }
+    }
+}
+
+/// Sorted neighbourhood: order by the whole signature, so that similar documents sit close,
+/// then pair each member with the next `HOT_WINDOW` members.
+fn push_neighbour_pairs(
+    signatures: &Signatures,
+    mut members: Vec<u32>,
+    pairs: &mut Vec<(u32, u32)>,
+) {
+    members.sort_unstable_by(|&a, &b| {
+        signatures
+            .get(a as usize)
+            .cmp(signatures.get(b as usize))
+            .then(a.cmp(&b))
+    });
+    for (i, &a) in members.iter().enumerate() {
+        for &b in members[i + 1..].iter().take(HOT_WINDOW) {
+            pairs.push((a.min(b), a.max(b)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collision_probability_is_s_curve() {
+        let params = LshParams { bands: 16, rows: 8 };
+        assert!(collision_probability(0.3, params) < 0.01);
+        assert!(collision_probability(0.9, params) > 0.99);
+    }
+
+    #[test]
+    fn hot_bucket_is_not_quadratic() {
+        let n = 5000;
+        let values: Vec<u32> = (0..n).flat_map(|i| [7, 7, i as u32, 1]).collect();
+        let signatures = Signatures::new(4, values);
+        let docs: Vec<u32> = (0..n as u32).collect();
+        let pairs = candidate_pairs(&signatures, &docs, LshParams { bands: 1, rows: 2 });
+        assert!(pairs.len() <= n * HOT_WINDOW, "{} pairs", pairs.len());
+        assert!(pairs.len() >= n - 1);
+    }
+}

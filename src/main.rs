@@ -1,0 +1,377 @@
+//! The `storyhash` command line: a thin clap front end over the library.
+//!
+//! Exit codes: 0 success (rejected records, if any, are listed in rejects.csv); 1 a fatal error
+//! (unreadable input, unwritable output, `--strict` stopped at a bad record); 2 bad arguments.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use storyhash::eval::{self, Column};
+use storyhash::input::{FieldMap, Format, ReadOptions};
+use storyhash::lsh::LshParams;
+use storyhash::minhash::Algorithm;
+use storyhash::pipeline::{self, Clustering, Options, Progress, Verify};
+use storyhash::report;
+use storyhash::text::ShingleOptions;
+
+#[derive(Parser)]
+#[command(
+    name = "storyhash",
+    version,
+    about = "Find near-duplicate news articles and group them into stories"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Cluster articles: writes clusters.csv, stories.csv and rejects.csv (when any) into --out.
+    Cluster(ClusterArgs),
+    /// Write the feed back without its near-duplicates (the canonical record of each group).
+    Dedup(DedupArgs),
+    /// Score a clusters.csv against gold labels.
+    Eval(EvalArgs),
+}
+
+#[derive(Args)]
+struct ClusterArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Output folder (created if missing).
+    #[arg(long, short = 'o')]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct DedupArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Output file for the deduplicated feed (`-` for stdout; `.gz` compresses).
+    #[arg(short = 'o', long = "output")]
+    output: PathBuf,
+    /// Also write `id,duplicate_of,similarity` for every dropped duplicate.
+    #[arg(long)]
+    dups: Option<PathBuf>,
+    /// Also write the rejected records (`file,line,id,reason`).
+    #[arg(long)]
+    rejects: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Gold labels: a CSV with an `id` column and a `dup` and/or `story` column.
+    #[arg(long)]
+    truth: PathBuf,
+    /// A clusters.csv written by `storyhash cluster`.
+    #[arg(long)]
+    pred: PathBuf,
+    /// Which grouping to score.
+    #[arg(long, value_enum, default_value_t = Column::Story)]
+    col: Column,
+    /// How many worst merges and splits to list.
+    #[arg(long, default_value_t = 5)]
+    worst: usize,
+    /// Print the scores as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct CommonArgs {
+    /// Input files or folders (`-` for stdin). `.gz` files are decompressed.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Near-duplicate threshold: estimated Jaccard of word shingles (boilerplate removed).
+    #[arg(long, default_value_t = storyhash::DEFAULT_THRESHOLD)]
+    threshold: f64,
+    /// MinHash values per signature.
+    #[arg(long, default_value_t = storyhash::DEFAULT_NUM_PERM)]
+    num_perm: usize,
+    /// Words per shingle.
+    #[arg(long, default_value_t = 5)]
+    shingle: usize,
+    /// Seed of all hashing.
+    #[arg(long, default_value_t = storyhash::DEFAULT_SEED)]
+    seed: u64,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// LSH bands (with --rows; default: chosen for --threshold).
+    #[arg(long, requires = "rows")]
+    bands: Option<usize>,
+    /// LSH rows per band (with --bands).
+    #[arg(long, requires = "bands")]
+    rows: Option<usize>,
+    /// How candidate pairs are verified.
+    #[arg(long, value_enum, default_value_t = Verify::Estimate)]
+    verify: Verify,
+    /// MinHash construction.
+    #[arg(long, value_enum, default_value_t = Algorithm::Oph)]
+    algorithm: Algorithm,
+    /// Input format for every input (default: from the extension; stdin is sniffed).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Field holding the article id (default: id, guid, uuid, doc_id; else file:line).
+    #[arg(long)]
+    id_field: Option<String>,
+    /// Field(s) holding the text, comma-separated and joined in order (default: the first of
+    /// text, body, content, article).
+    #[arg(long, value_delimiter = ',')]
+    text_field: Option<Vec<String>>,
+    /// Field holding the title (default: title, headline).
+    #[arg(long)]
+    title_field: Option<String>,
+    /// Field holding the date (default: date, published, published_at, pubdate, timestamp).
+    #[arg(long)]
+    date_field: Option<String>,
+    /// Field holding the URL (default: url, link).
+    #[arg(long)]
+    url_field: Option<String>,
+    /// Field holding the source site (default: source, site, domain, publisher).
+    #[arg(long)]
+    source_field: Option<String>,
+    /// Keep boilerplate lines (by default lines recurring across unrelated articles are dropped).
+    #[arg(long)]
+    no_boilerplate: bool,
+    /// A line is boilerplate when it recurs in at least this many unrelated article groups.
+    #[arg(long, default_value_t = 3)]
+    boilerplate_min_groups: usize,
+    /// Hash at most this many bytes of each article (the article is still clustered).
+    #[arg(long, default_value_t = storyhash::DEFAULT_MAX_DOC_BYTES)]
+    max_doc_bytes: usize,
+    /// Stop at the first rejected record (exit code 1).
+    #[arg(long)]
+    strict: bool,
+    /// No progress bar and no summary line.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+impl CommonArgs {
+    fn options(&self, keep_raw: bool) -> Options {
+        let mut fields = FieldMap::default();
+        let one = |name: &Option<String>, fallback: &mut Vec<String>| {
+            if let Some(name) = name {
+                *fallback = vec![name.clone()];
+            }
+        };
+        one(&self.id_field, &mut fields.id);
+        one(&self.title_field, &mut fields.title);
+        one(&self.date_field, &mut fields.date);
+        one(&self.url_field, &mut fields.url);
+        one(&self.source_field, &mut fields.source);
+        if let Some(text) = &self.text_field {
+            fields.text = text.iter().map(|f| f.trim().to_string()).collect();
+            fields.join_text = true;
+        }
+        Options {
+            read: ReadOptions {
+                fields,
+                format: self.format,
+                keep_raw,
+                strict: self.strict,
+            },
+            shingle: ShingleOptions {
+                size: self.shingle,
+                seed: self.seed,
+                max_doc_bytes: self.max_doc_bytes,
+            },
+            num_perm: self.num_perm,
+            algorithm: self.algorithm,
+            threshold: self.threshold,
+            lsh: self
+                .bands
+                .zip(self.rows)
+                .map(|(bands, rows)| LshParams { bands, rows }),
+            verify: self.verify,
+            boilerplate: !self.no_boilerplate,
+            boilerplate_min_groups: self.boilerplate_min_groups,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("storyhash: error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Cluster(args) => cluster(args),
+        Command::Dedup(args) => dedup(args),
+        Command::Eval(args) => evaluate(args),
+    }
+}
+
+fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
+    let Some(threads) = threads else {
+        return Ok(());
+    };
+    anyhow::ensure!(threads > 0, "--threads must be at least 1");
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .context("cannot start the worker threads")
+}
+
+fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
+    set_threads(args.common.threads)?;
+    let opts = args.common.options(false);
+    opts.validate()?;
+    report::prepare_output_dir(&args.out)?;
+    let progress = BarProgress::new(&args.common);
+    let clustering = pipeline::run(&args.common.inputs, &opts, &progress)?;
+    progress.finish();
+    report::write_cluster_outputs(&clustering, &args.out)?;
+    summarize(&clustering, &args.common, &args.out.join("rejects.csv"));
+    Ok(())
+}
+
+fn dedup(args: DedupArgs) -> anyhow::Result<()> {
+    set_threads(args.common.threads)?;
+    let opts = args.common.options(true);
+    opts.validate()?;
+    let progress = BarProgress::new(&args.common);
+    let clustering = pipeline::run(&args.common.inputs, &opts, &progress)?;
+    progress.finish();
+    let written = report::write_dedup_feed(&clustering, &args.output)?;
+    if let Some(dups) = &args.dups {
+        report::write_dups(&clustering, dups)?;
+    }
+    let rejects_path = args.rejects.clone().unwrap_or_default();
+    if args.rejects.is_some() {
+        report::write_rejects(&clustering, &rejects_path)?;
+    }
+    if !args.common.quiet {
+        eprintln!(
+            "storyhash: wrote {written} of {} articles to {}",
+            clustering.articles.len(),
+            args.output.display()
+        );
+    }
+    summarize(&clustering, &args.common, &rejects_path);
+    Ok(())
+}
+
+fn evaluate(args: EvalArgs) -> anyhow::Result<()> {
+    let report = eval::evaluate_files(&args.truth, &args.pred, args.col, args.worst)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(())
+}
+
+/// The final summary line, and one line about rejects.
+fn summarize(clustering: &Clustering, args: &CommonArgs, rejects_path: &Path) {
+    if args.quiet {
+        return;
+    }
+    let stats = &clustering.stats;
+    let mut line = format!(
+        "storyhash: {} articles read, {} rejected, {} dup groups (largest {}), {} stories",
+        stats.articles, stats.rejected, stats.dup_groups, stats.largest_group, stats.stories
+    );
+    if stats.boilerplate_lines > 0 {
+        line += &format!(
+            ", {} boilerplate lines dropped from {} articles",
+            stats.boilerplate_lines, stats.articles_with_boilerplate
+        );
+    }
+    if stats.read.invalid_utf8 > 0 {
+        line += &format!(
+            ", {} records with invalid UTF-8 decoded lossily",
+            stats.read.invalid_utf8
+        );
+    }
+    if stats.capped_articles > 0 {
+        line += &format!(
+            ", {} articles longer than --max-doc-bytes hashed in part",
+            stats.capped_articles
+        );
+    }
+    line += &format!(", {:.2} s", stats.seconds);
+    eprintln!("{line}");
+    if let Some(first) = clustering.rejects.first() {
+        let where_ = if rejects_path.as_os_str().is_empty() {
+            String::from("use --rejects FILE to list them")
+        } else {
+            format!("listed in {}", rejects_path.display())
+        };
+        eprintln!(
+            "storyhash: {} records rejected ({where_}); first: {}:{}: {}",
+            clustering.rejects.len(),
+            first.file,
+            first.line,
+            first.reason
+        );
+    }
+}
+
+/// An indicatif progress bar on stderr; hidden with --quiet or when stderr is not a terminal.
+struct BarProgress {
+    bar: ProgressBar,
+    total_bytes: u64,
+}
+
+impl BarProgress {
+    fn new(args: &CommonArgs) -> BarProgress {
+        let visible = !args.quiet && std::io::stderr().is_terminal();
+        let bar = if visible {
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.enable_steady_tick(Duration::from_millis(200));
+        let total_bytes = if visible {
+            storyhash::input::input_size(&args.inputs)
+        } else {
+            0
+        };
+        BarProgress { bar, total_bytes }
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Progress for BarProgress {
+    fn stage(&self, name: &str) {
+        self.bar.reset();
+        self.bar.set_message(name.to_string());
+        let template = if name == "reading" {
+            self.bar.set_length(self.total_bytes);
+            "{spinner} {msg:16} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {elapsed}"
+        } else {
+            self.bar.unset_length();
+            "{spinner} {msg:16} {pos} articles {per_sec} {elapsed}"
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            self.bar.set_style(style.progress_chars("=> "));
+        }
+    }
+
+    fn bytes(&self, n: u64) {
+        self.bar.inc(n);
+    }
+
+    fn articles(&self, n: u64) {
+        self.bar.inc(n);
+    }
+}

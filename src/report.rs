@@ -1,0 +1,468 @@
+//! Report: writes a [`Clustering`] as CSV files, and the deduplicated feed.
+//!
+//! - `clusters.csv`: one row per article, sorted by story, dup group, date, id;
+//! - `stories.csv`: one row per story;
+//! - `rejects.csv`: one row per rejected record (written only when there are any);
+//! - the dedup feed: the canonical record of each dup group, in input order, fields untouched;
+//! - the dups list: `id,duplicate_of,similarity` for every non-canonical article.
+//!
+//! Every file is written to a temporary name in the same folder and renamed when complete, so
+//! an interrupted run never leaves a complete-looking partial file. Text cells that a
+//! spreadsheet would execute as a formula are prefixed with `'`. This module computes nothing.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::input::{DateKey, RawRecord};
+use crate::pipeline::{ArticleMeta, Clustering};
+
+/// The columns of clusters.csv, in order (the contract of DESIGN.md).
+pub const CLUSTER_COLUMNS: [&str; 11] = [
+    "id",
+    "story",
+    "dup",
+    "canonical",
+    "similarity",
+    "dup_size",
+    "story_size",
+    "date",
+    "source",
+    "url",
+    "title",
+];
+/// The columns of stories.csv.
+pub const STORY_COLUMNS: [&str; 8] = [
+    "story",
+    "size",
+    "unique",
+    "first_date",
+    "last_date",
+    "sources",
+    "headline",
+    "keywords",
+];
+/// The columns of rejects.csv.
+pub const REJECT_COLUMNS: [&str; 4] = ["file", "line", "id", "reason"];
+
+/// Makes a cell safe to open in a spreadsheet: a leading `=`, `+`, `-`, `@`, tab or carriage
+/// return would start a formula, so such a cell gets a leading `'` (shown as text).
+pub fn safe_cell(cell: &str) -> Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{cell}")),
+        _ => Cow::Borrowed(cell),
+    }
+}
+
+/// A file written under a temporary name and renamed into place by [`AtomicFile::commit`].
+/// Dropped without commit, the temporary file is removed.
+pub struct AtomicFile {
+    target: PathBuf,
+    temp: PathBuf,
+    writer: Option<BufWriter<File>>,
+}
+
+impl AtomicFile {
+    pub fn create(target: &Path) -> Result<AtomicFile> {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "output".into());
+        let temp = target.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+        let file = File::create(&temp).map_err(|source| Error::Output {
+            path: temp.clone(),
+            source,
+        })?;
+        Ok(AtomicFile {
+            target: target.to_path_buf(),
+            temp,
+            writer: Some(BufWriter::with_capacity(1 << 16, file)),
+        })
+    }
+
+    /// Flushes, syncs and renames the file into place.
+    pub fn commit(mut self) -> Result<()> {
+        let output_error = |source| Error::Output {
+            path: self.target.clone(),
+            source,
+        };
+        let writer = self.writer.take().expect("an AtomicFile is committed once");
+        let file = writer
+            .into_inner()
+            .map_err(|e| output_error(e.into_error()))?;
+        file.sync_all().map_err(output_error)?;
+        std::fs::rename(&self.temp, &self.target).map_err(output_error)
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer.as_mut().map_or(Ok(0), |w| w.write(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer.as_mut().map_or(Ok(()), |w| w.flush())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.writer.is_some() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Writes rows to a CSV file atomically.
+struct CsvOutput {
+    path: PathBuf,
+    writer: csv::Writer<AtomicFile>,
+}
+
+impl CsvOutput {
+    fn create(path: &Path, header: &[&str]) -> Result<CsvOutput> {
+        let mut output = CsvOutput {
+            path: path.to_path_buf(),
+            writer: csv::Writer::from_writer(AtomicFile::create(path)?),
+        };
+        output.row(header)?;
+        Ok(output)
+    }
+
+    fn row<I, T>(&mut self, cells: I) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        let csv_error = |source| Error::OutputCsv {
+            path: self.path.clone(),
+            source,
+        };
+        for cell in cells {
+            self.writer.write_field(cell.as_ref()).map_err(csv_error)?;
+        }
+        self.writer.write_record(None::<&[u8]>).map_err(csv_error)
+    }
+
+    fn commit(self) -> Result<()> {
+        let path = self.path;
+        let file = self.writer.into_inner().map_err(|e| Error::Output {
+            path: path.clone(),
+            source: io::Error::other(e.to_string()),
+        })?;
+        file.commit()
+    }
+}
+
+/// Checks before any work starts that `dir` exists (creating it) and can be written.
+pub fn prepare_output_dir(dir: &Path) -> Result<()> {
+    let output_error = |source| Error::Output {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(output_error)?;
+    let probe = dir.join(format!(".storyhash-write-test-{}", std::process::id()));
+    File::create(&probe).map_err(output_error)?;
+    std::fs::remove_file(&probe).map_err(output_error)
+}
+
+/// Writes clusters.csv, stories.csv and (when there are rejects) rejects.csv into `dir`.
+/// A rejects.csv left from an earlier run is removed when this run has none.
+pub fn write_cluster_outputs(clustering: &Clustering, dir: &Path) -> Result<()> {
+    write_clusters(clustering, &dir.join("clusters.csv"))?;
+    write_stories(clustering, &dir.join("stories.csv"))?;
+    let rejects = dir.join("rejects.csv");
+    if !clustering.rejects.is_empty() {
+        return write_rejects(clustering, &rejects);
+    }
+    match std::fs::remove_file(&rejects) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => Err(Error::Output {
+            path: rejects,
+            source: err,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Articles in clusters.csv order: story, dup group, date (undated last), id.
+pub fn row_order(clustering: &Clustering) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..clustering.articles.len() as u32).collect();
+    let key = |doc: u32| {
+        let article = &clustering.articles[doc as usize];
+        (
+            clustering.story_of[doc as usize],
+            clustering.dup_of[doc as usize],
+            article.date_key.is_none(),
+            article.date_key,
+            article.id.as_str(),
+        )
+    };
+    order.sort_by(|&a, &b| key(a).cmp(&key(b)));
+    order
+}
+
+fn display_date(article: &ArticleMeta) -> Cow<'_, str> {
+    match article.date_key {
+        Some(date) => Cow::Owned(date.to_iso()),
+        None => Cow::Borrowed(&article.date),
+    }
+}
+
+pub fn write_clusters(clustering: &Clustering, path: &Path) -> Result<()> {
+    let mut out = CsvOutput::create(path, &CLUSTER_COLUMNS)?;
+    let story_sizes: Vec<usize> = clustering
+        .stories
+        .iter()
+        .map(|story| {
+            story
+                .dup_groups
+                .iter()
+                .map(|&g| clustering.dup_groups[g as usize].members.len())
+                .sum()
+        })
+        .collect();
+    for doc in row_order(clustering) {
+        let doc = doc as usize;
+        let article = &clustering.articles[doc];
+        let dup = clustering.dup_of[doc] as usize;
+        let story = clustering.story_of[doc] as usize;
+        let group = &clustering.dup_groups[dup];
+        let canonical = group.canonical() as usize == doc;
+        out.row([
+            safe_cell(&article.id),
+            Cow::Owned((story + 1).to_string()),
+            Cow::Owned((dup + 1).to_string()),
+            Cow::Borrowed(if canonical { "true" } else { "false" }),
+            Cow::Owned(format!("{:.4}", clustering.similarity[doc])),
+            Cow::Owned(group.members.len().to_string()),
+            Cow::Owned(story_sizes[story].to_string()),
+            Cow::Owned(safe_cell(&display_date(article)).into_owned()),
+            safe_cell(&article.source),
+            safe_cell(&article.url),
+            safe_cell(&article.title),
+        ])?;
+    }
+    out.commit()
+}
+
+pub fn write_stories(clustering: &Clustering, path: &Path) -> Result<()> {
+    let mut out = CsvOutput::create(path, &STORY_COLUMNS)?;
+    for (s, story) in clustering.stories.iter().enumerate() {
+        let members: Vec<&ArticleMeta> = story
+            .dup_groups
+            .iter()
+            .flat_map(|&g| &clustering.dup_groups[g as usize].members)
+            .map(|&doc| &clustering.articles[doc as usize])
+            .collect();
+        let dates: Vec<DateKey> = members.iter().filter_map(|a| a.date_key).collect();
+        let first = dates.iter().min().map(|d| d.to_iso()).unwrap_or_default();
+        let last = dates.iter().max().map(|d| d.to_iso()).unwrap_or_default();
+        let sources: BTreeSet<&str> = members
+            .iter()
+            .map(|a| a.source.as_str())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let sources = sources.into_iter().collect::<Vec<_>>().join(";");
+        let headline = story_headline(clustering, s);
+        out.row([
+            Cow::Owned((s + 1).to_string()),
+            Cow::Owned(members.len().to_string()),
+            Cow::Owned(story.dup_groups.len().to_string()),
+            Cow::Owned(first),
+            Cow::Owned(last),
+            Cow::Owned(safe_cell(&sources).into_owned()),
+            safe_cell(headline),
+            Cow::Owned(
+                clustering
+                    .story_keywords
+                    .get(s)
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
+        ])?;
+    }
+    out.commit()
+}
+
+/// The title of the canonical article of the story's largest dup group (its first), or of the
+/// first canonical article that has a title.
+fn story_headline(clustering: &Clustering, story: usize) -> &str {
+    clustering.stories[story]
+        .dup_groups
+        .iter()
+        .map(|&g| {
+            &clustering.articles[clustering.dup_groups[g as usize].canonical() as usize].title
+        })
+        .find(|title| !title.trim().is_empty())
+        .map_or("", |title| title.as_str())
+}
+
+pub fn write_rejects(clustering: &Clustering, path: &Path) -> Result<()> {
+    let mut out = CsvOutput::create(path, &REJECT_COLUMNS)?;
+    for reject in &clustering.rejects {
+        out.row([
+            safe_cell(&reject.file),
+            Cow::Owned(reject.line.to_string()),
+            safe_cell(&reject.id),
+            Cow::Owned(safe_cell(&reject.reason.to_string()).into_owned()),
+        ])?;
+    }
+    out.commit()
+}
+
+/// `id,duplicate_of,similarity` for every article that is not its group's canonical one.
+pub fn write_dups(clustering: &Clustering, path: &Path) -> Result<()> {
+    let mut out = CsvOutput::create(path, &["id", "duplicate_of", "similarity"])?;
+    for group in &clustering.dup_groups {
+        let canonical = &clustering.articles[group.canonical() as usize];
+        for &doc in &group.members[1..] {
+            out.row([
+                safe_cell(&clustering.articles[doc as usize].id),
+                safe_cell(&canonical.id),
+                Cow::Owned(format!("{:.4}", clustering.similarity[doc as usize])),
+            ])?;
+        }
+    }
+    out.commit()
+}
+
+/// The canonical articles, in input order.
+pub fn canonical_in_input_order(clustering: &Clustering) -> Vec<u32> {
+    let mut docs: Vec<u32> = clustering
+        .dup_groups
+        .iter()
+        .map(|g| g.canonical())
+        .collect();
+    docs.sort_unstable();
+    docs
+}
+
+/// How the dedup feed is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedFormat {
+    /// JSONL: JSONL records are written back byte for byte, others as normalized objects.
+    Jsonl,
+    /// CSV with the given header; every kept record came from a CSV with that header.
+    Csv(usize),
+}
+
+/// The feed format: CSV when every kept record came from CSV inputs with one header, else JSONL.
+pub fn feed_format(clustering: &Clustering) -> FeedFormat {
+    let mut header = None;
+    for doc in canonical_in_input_order(clustering) {
+        match &clustering.articles[doc as usize].raw {
+            Some(RawRecord::CsvRow { header: h, .. }) => {
+                let same =
+                    clustering.csv_headers[*h] == clustering.csv_headers[*header.get_or_insert(*h)];
+                if !same {
+                    return FeedFormat::Jsonl;
+                }
+            }
+            _ => return FeedFormat::Jsonl,
+        }
+    }
+    header.map_or(FeedFormat::Jsonl, FeedFormat::Csv)
+}
+
+/// Writes the canonical record of each dup group to `out` (`-` for stdout), `.gz` compressed by
+/// extension. Returns the number of records written.
+pub fn write_dedup_feed(clustering: &Clustering, out: &Path) -> Result<usize> {
+    let output_error = |source| Error::Output {
+        path: out.to_path_buf(),
+        source,
+    };
+    if out.as_os_str() == "-" {
+        let stdout = io::stdout();
+        let mut lock = BufWriter::new(stdout.lock());
+        let written = write_feed(clustering, &mut lock).map_err(output_error)?;
+        lock.flush().map_err(output_error)?;
+        return Ok(written);
+    }
+    let mut file = AtomicFile::create(out)?;
+    let gz = out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    let written = if gz {
+        let mut encoder = flate2::write::GzEncoder::new(&mut file, flate2::Compression::default());
+        let written = write_feed(clustering, &mut encoder).map_err(output_error)?;
+        encoder.finish().map_err(output_error)?;
+        written
+    } else {
+        write_feed(clustering, &mut file).map_err(output_error)?
+    };
+    file.commit()?;
+    Ok(written)
+}
+
+fn write_feed(clustering: &Clustering, out: &mut dyn Write) -> io::Result<usize> {
+    let docs = canonical_in_input_order(clustering);
+    match feed_format(clustering) {
+        FeedFormat::Csv(header) => {
+            let mut writer = csv::Writer::from_writer(out);
+            writer.write_record(&clustering.csv_headers[header])?;
+            for &doc in &docs {
+                if let Some(RawRecord::CsvRow { fields, .. }) =
+                    &clustering.articles[doc as usize].raw
+                {
+                    writer.write_record(fields)?;
+                }
+            }
+            writer.flush()?;
+        }
+        FeedFormat::Jsonl => {
+            for &doc in &docs {
+                write_json_record(clustering, &clustering.articles[doc as usize], out)?;
+            }
+        }
+    }
+    Ok(docs.len())
+}
+
+/// A JSONL record: the original line when there is one; a CSV row as an object of its header's
+/// fields; a folder's file as its id, title and text.
+fn write_json_record(
+    clustering: &Clustering,
+    article: &ArticleMeta,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut object = serde_json::Map::new();
+    match &article.raw {
+        Some(RawRecord::JsonLine(line)) => {
+            out.write_all(line.as_bytes())?;
+            return out.write_all(b"\n");
+        }
+        Some(RawRecord::CsvRow { header, fields }) => {
+            for (name, value) in clustering.csv_headers[*header].iter().zip(fields) {
+                object.insert(name.clone(), value.clone().into());
+            }
+        }
+        Some(RawRecord::File { text }) => {
+            object.insert("id".into(), article.id.clone().into());
+            object.insert("title".into(), article.title.clone().into());
+            object.insert("text".into(), text.clone().into());
+        }
+        None => {
+            object.insert("id".into(), article.id.clone().into());
+            object.insert("title".into(), article.title.clone().into());
+        }
+    }
+    serde_json::to_writer(&mut *out, &object)?;
+    out.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralized() {
+        for cell in ["=SUM(A1)", "+1", "-2", "@x", "\tx", "\rx"] {
+            assert!(safe_cell(cell).starts_with('\''), "{cell:?}");
+        }
+        assert_eq!(safe_cell("plain, text"), "plain, text");
+        assert_eq!(safe_cell(""), "");
+    }
+}

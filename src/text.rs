@@ -1,0 +1,351 @@
+//! Text: from an article's text to the hashed shingles that MinHash consumes.
+//!
+//! Normalization (NFKC, case folding, apostrophe folding), tokenization on Unicode word
+//! boundaries (UAX #29; characters of scripts written without spaces, such as Chinese, Japanese
+//! or Thai, become one token each, so their shingles are character n-grams), per-line token
+//! hashes (for boilerplate detection), and word n-gram shingles.
+//!
+//! Every hash here is xxh3 with the user's seed: stable across runs, machines and crate
+//! versions, unlike ahash (used only for in-memory maps). This module does not decide what is
+//! boilerplate; it only skips the lines it is told to skip (see [`BoilerplateLines`]).
+
+use ahash::AHashSet;
+use unicode_normalization::UnicodeNormalization;
+use unicode_segmentation::UnicodeSegmentation;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+/// How shingles are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShingleOptions {
+    /// Words per shingle (`--shingle`).
+    pub size: usize,
+    /// Seed of every hash (`--seed`).
+    pub seed: u64,
+    /// At most this many bytes of an article are hashed (`--max-doc-bytes`).
+    pub max_doc_bytes: usize,
+}
+
+impl Default for ShingleOptions {
+    fn default() -> Self {
+        ShingleOptions {
+            size: 5,
+            seed: crate::DEFAULT_SEED,
+            max_doc_bytes: crate::DEFAULT_MAX_DOC_BYTES,
+        }
+    }
+}
+
+/// Hashes of lines to drop before shingling: lines that recur across unrelated articles.
+#[derive(Debug, Clone, Default)]
+pub struct BoilerplateLines {
+    hashes: AHashSet<u64>,
+}
+
+impl BoilerplateLines {
+    pub fn new(hashes: impl IntoIterator<Item = u64>) -> Self {
+        BoilerplateLines {
+            hashes: hashes.into_iter().collect(),
+        }
+    }
+
+    pub fn contains(&self, line_hash: u64) -> bool {
+        self.hashes.contains(&line_hash)
+    }
+
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+}
+
+/// An article's words as token hashes, plus one hash per non-empty line.
+#[derive(Debug, Default, Clone)]
+pub struct TokenizedDoc {
+    pub tokens: Vec<u64>,
+    /// One entry per line that has at least one word: the hash of the line's token sequence,
+    /// so that lines differing only in case, spacing or punctuation hash the same.
+    pub line_hashes: Vec<u64>,
+}
+
+/// Reusable buffers, one per worker thread, so that tokenizing does not allocate per token.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    normalized: String,
+    line_tokens: Vec<u64>,
+}
+
+/// The part of `text` that is hashed: at most `max_bytes`, cut at a character boundary.
+pub fn capped(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Tokenizes `text` line by line into `doc`, skipping lines in `skip`.
+pub fn tokenize(
+    text: &str,
+    opts: &ShingleOptions,
+    skip: Option<&BoilerplateLines>,
+    scratch: &mut Scratch,
+    doc: &mut TokenizedDoc,
+) {
+    doc.tokens.clear();
+    doc.line_hashes.clear();
+    for line in capped(text, opts.max_doc_bytes).lines() {
+        scratch.line_tokens.clear();
+        tokenize_line(
+            line,
+            opts.seed,
+            &mut scratch.normalized,
+            &mut scratch.line_tokens,
+        );
+        if scratch.line_tokens.is_empty() {
+            continue;
+        }
+        let line_hash = hash_sequence(&scratch.line_tokens, opts.seed);
+        if skip.is_some_and(|lines| lines.contains(line_hash)) {
+            continue;
+        }
+        doc.line_hashes.push(line_hash);
+        doc.tokens.extend_from_slice(&scratch.line_tokens);
+    }
+}
+
+/// Normalizes one line and appends the hashes of its tokens.
+fn tokenize_line(line: &str, seed: u64, normalized: &mut String, out: &mut Vec<u64>) {
+    normalize_into(line, normalized);
+    for word in normalized.unicode_words() {
+        if !word.chars().any(is_unspaced_script) {
+            out.push(xxh3_64_with_seed(word.as_bytes(), seed));
+            continue;
+        }
+        // Scripts without spaces: each character is a token (a run of Latin or digits inside
+        // such a word stays together).
+        let mut start = None;
+        for (i, c) in word.char_indices() {
+            if is_unspaced_script(c) {
+                if let Some(s) = start.take() {
+                    out.push(xxh3_64_with_seed(&word.as_bytes()[s..i], seed));
+                }
+                out.push(xxh3_64_with_seed(
+                    &word.as_bytes()[i..i + c.len_utf8()],
+                    seed,
+                ));
+            } else if start.is_none() {
+                start = Some(i);
+            }
+        }
+        if let Some(s) = start {
+            out.push(xxh3_64_with_seed(&word.as_bytes()[s..], seed));
+        }
+    }
+}
+
+/// NFKC, lower case, and typographic apostrophes folded to `'`, into a reused buffer.
+pub fn normalize_into(line: &str, out: &mut String) {
+    out.clear();
+    if line.is_ascii() {
+        out.push_str(line);
+        out.make_ascii_lowercase();
+        return;
+    }
+    for c in line.nfkc() {
+        match c {
+            '\u{2019}' | '\u{2018}' | '\u{02BC}' => out.push('\''),
+            c if c.is_lowercase() || !c.is_alphabetic() => out.push(c),
+            c => out.extend(c.to_lowercase()),
+        }
+    }
+}
+
+/// The words of a text, normalized, for display and key terms (not hashed).
+pub fn words(text: &str) -> Vec<String> {
+    let mut normalized = String::new();
+    let mut words = Vec::new();
+    for line in text.lines() {
+        normalize_into(line, &mut normalized);
+        words.extend(normalized.unicode_words().map(str::to_string));
+    }
+    words
+}
+
+/// Characters of scripts that are written without spaces between words.
+fn is_unspaced_script(c: char) -> bool {
+    matches!(c as u32,
+        0x0E00..=0x0EFF     // Thai, Lao
+        | 0x0F00..=0x0FFF   // Tibetan
+        | 0x1000..=0x109F   // Myanmar
+        | 0x1780..=0x17FF   // Khmer
+        | 0x3040..=0x30FF   // Hiragana, Katakana
+        | 0x31F0..=0x31FF   // Katakana extensions
+        | 0x3400..=0x4DBF   // CJK extension A
+        | 0x4E00..=0x9FFF   // CJK unified ideographs
+        | 0xF900..=0xFAFF   // CJK compatibility ideographs
+        | 0x20000..=0x3FFFF // CJK extensions B and later
+    )
+}
+
+/// A stable hash of a sequence of token hashes.
+fn hash_sequence(tokens: &[u64], seed: u64) -> u64 {
+    let mut bytes = [0u8; 8 * 16];
+    if tokens.len() > 16 {
+        // Long sequences: hash the bytes through a small buffer to avoid an allocation.
+        let mut hash = seed;
+        for chunk in tokens.chunks(16) {
+            let len = pack(chunk, &mut bytes);
+            hash = xxh3_64_with_seed(&bytes[..len], hash);
+        }
+        return hash;
+    }
+    let len = pack(tokens, &mut bytes);
+    xxh3_64_with_seed(&bytes[..len], seed)
+}
+
+fn pack(tokens: &[u64], bytes: &mut [u8; 128]) -> usize {
+    for (i, token) in tokens.iter().enumerate() {
+        bytes[i * 8..i * 8 + 8].copy_from_slice(&token.to_le_bytes());
+    }
+    tokens.len() * 8
+}
+
+/// Word n-gram shingle hashes of a token stream, appended to `out` (not deduplicated).
+/// A stream shorter than `size` words gives one shingle of all its words.
+pub fn shingles(tokens: &[u64], size: usize, seed: u64, out: &mut Vec<u64>) {
+    out.clear();
+    if tokens.is_empty() {
+        return;
+    }
+    let size = size.clamp(1, 16);
+    if tokens.len() <= size {
+        out.push(hash_sequence(tokens, seed));
+        return;
+    }
+    out.extend(
+        tokens
+            .windows(size)
+            .map(|window| hash_sequence(window, seed)),
+    );
+}
+
+/// The sorted, deduplicated shingle set of a text: used for exact Jaccard (`--verify exact`).
+pub fn shingle_set(text: &str, opts: &ShingleOptions, skip: Option<&BoilerplateLines>) -> Vec<u64> {
+    let mut scratch = Scratch::default();
+    let mut doc = TokenizedDoc::default();
+    tokenize(text, opts, skip, &mut scratch, &mut doc);
+    let mut set = Vec::new();
+    shingles(&doc.tokens, opts.size, opts.seed, &mut set);
+    set.sort_unstable();
+    set.dedup();
+    set
+}
+
+/// Exact Jaccard similarity of two sorted, deduplicated sets.
+pub fn jaccard(a: &[u64], b: &[u64]) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    let (mut i, mut j, mut common) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    common as f64 / (a.len() + b.len() - common) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(text: &str) -> Vec<u64> {
+        let mut doc = TokenizedDoc::default();
+        tokenize(
+            text,
+            &ShingleOptions::default(),
+            None,
+            &mut Scratch::default(),
+            &mut doc,
+        );
+        doc.tokens
+    }
+
+    #[test]
+    fn case_width_and_apostrophes_fold() {
+        assert_eq!(tokens("Kim’s ＡＢＣ visit"), tokens("kim's abc VISIT"));
+        assert_eq!(tokens("ＣＡＦÉ"), tokens("café"));
+    }
+
+    #[test]
+    fn punctuation_and_spacing_do_not_matter() {
+        assert_eq!(
+            tokens("Kim Yong-chol, in Beijing!"),
+            tokens("kim  yong chol in beijing")
+        );
+    }
+
+    #[test]
+    fn unspaced_scripts_become_characters() {
+        assert_eq!(tokens("北京大学").len(), 4);
+        assert_eq!(tokens("ภาษาไทย").len(), 7);
+        assert_eq!(tokens("Москва сегодня").len(), 2);
+    }
+
+    #[test]
+    fn short_texts_still_get_a_shingle() {
+        let mut out = Vec::new();
+        shingles(&tokens("two words"), 5, 1, &mut out);
+        assert_eq!(out.len(), 1);
+        shingles(&tokens("one two three four five six"), 5, 1, &mut out);
+        assert_eq!(out.len(), 2);
+    }
+
+    #[test]
+    fn boilerplate_lines_are_skipped() {
+        let opts = ShingleOptions::default();
+        let mut doc = TokenizedDoc::default();
+        let mut scratch = Scratch::default();
+        tokenize(
+            "Subscribe now!\nReal news here",
+            &opts,
+            None,
+            &mut scratch,
+            &mut doc,
+        );
+        let skip = BoilerplateLines::new([doc.line_hashes[0]]);
+        let mut kept = TokenizedDoc::default();
+        tokenize(
+            "SUBSCRIBE  now\nReal news here",
+            &opts,
+            Some(&skip),
+            &mut scratch,
+            &mut kept,
+        );
+        assert_eq!(kept.tokens, tokens("real news here"));
+    }
+
+    #[test]
+    fn capping_respects_char_boundaries() {
+        assert_eq!(capped("héllo", 2), "h");
+        assert_eq!(capped("héllo", 3), "hé");
+    }
+
+    #[test]
+    fn exact_jaccard() {
+        assert_eq!(jaccard(&[1, 2, 3], &[2, 3, 4]), 0.5);
+        assert_eq!(jaccard(&[], &[1]), 0.0);
+    }
+}
