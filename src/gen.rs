@@ -83,7 +83,7 @@ struct Chunking {
 }
 
 impl Chunking {
-    /// 512 articles ≈ 1.5 MB per chunk; 32 chunks per batch keep both cores
+    /// 512 articles ≈ 1.6 MB per chunk; 32 chunks per batch keep both cores
     /// busy while holding ~100 MB (two batches) of output in memory.
     const DEFAULT: Chunking = Chunking {
         articles_per_chunk: 512,
@@ -97,6 +97,12 @@ fn write_corpus_chunked<W1: Write, W2: Write>(
     mut docs: W1,
     mut labels: W2,
 ) -> Result<GenSummary> {
+    // Plans index articles with u32 to stay compact at millions of articles.
+    anyhow::ensure!(
+        u32::try_from(opts.n).is_ok(),
+        "at most {} articles",
+        u32::MAX
+    );
     let generator = Generator {
         lang: Language::build(),
         plan: Plan::build(opts),

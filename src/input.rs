@@ -132,11 +132,22 @@ pub enum RejectReason {
     InvalidJson(String),
     NotAnObject,
     InvalidCsv(String),
-    RaggedRow { fields: usize, header: usize },
-    MissingText { tried: String },
+    RaggedRow {
+        fields: usize,
+        header: usize,
+    },
+    MissingText {
+        tried: String,
+    },
     EmptyText,
-    TextNotAString { field: String },
-    DuplicateId { first: String },
+    /// The text has characters but not one word (only punctuation or symbols).
+    NoWords,
+    TextNotAString {
+        field: String,
+    },
+    DuplicateId {
+        first: String,
+    },
     Unreadable(String),
 }
 
@@ -151,6 +162,7 @@ impl std::fmt::Display for RejectReason {
             }
             RejectReason::MissingText { tried } => write!(f, "missing text field (tried {tried})"),
             RejectReason::EmptyText => write!(f, "empty text"),
+            RejectReason::NoWords => write!(f, "text has no words"),
             RejectReason::TextNotAString { field } => {
                 write!(f, "text field '{field}' is not a string")
             }
@@ -686,12 +698,64 @@ fn extract_text(
     Ok(parts.join("\n"))
 }
 
+/// Turns CRLF into LF. The csv crate ends a record at the `\r` of a CRLF and counts the `\n` in
+/// the next record's position, which would make every reported line number one short.
+struct CrlfToLf<R> {
+    inner: R,
+    /// A `\r` seen at the end of the last chunk, not yet known to be followed by `\n`.
+    pending_cr: bool,
+}
+
+impl<R: Read> Read for CrlfToLf<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.len() < 2 {
+            return self.inner.read(buf);
+        }
+        let start = usize::from(self.pending_cr);
+        let n = self.inner.read(&mut buf[start..])?;
+        if self.pending_cr {
+            buf[0] = b'\r';
+            self.pending_cr = false;
+            if n == 0 {
+                return Ok(1);
+            }
+        } else if n == 0 {
+            return Ok(0);
+        }
+        let len = start + n;
+        let mut write = 0;
+        for read in 0..len {
+            let byte = buf[read];
+            if byte == b'\r' {
+                if read + 1 == len {
+                    self.pending_cr = true;
+                    continue;
+                }
+                if buf[read + 1] == b'\n' {
+                    continue;
+                }
+            }
+            buf[write] = byte;
+            write += 1;
+        }
+        if write == 0 {
+            // Only a held-back `\r` so far: read on, so that 0 still means end of input.
+            return self.read(buf);
+        }
+        Ok(write)
+    }
+}
+
 fn read_csv(
     source: &Source,
     stream: Box<dyn BufRead + '_>,
     opts: &ReadOptions,
     corpus: &mut Corpus,
 ) {
+    let stream = CrlfToLf {
+        inner: stream,
+        pending_cr: false,
+    };
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(false)
@@ -1145,6 +1209,27 @@ mod tests {
             DateKey::new(2019, 1, 17).days() - DateKey::new(2018, 5, 30).days(),
             232
         );
+    }
+
+    #[test]
+    fn crlf_becomes_lf_across_chunk_boundaries() {
+        let input = b"a\r\nb\r\r\nc\rd\r".to_vec();
+        for chunk in 2..8 {
+            let mut reader = CrlfToLf {
+                inner: io::Cursor::new(input.clone()),
+                pending_cr: false,
+            };
+            let mut out = Vec::new();
+            let mut buf = vec![0u8; chunk];
+            loop {
+                let n = reader.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                out.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(out, b"a\nb\r\nc\rd\r", "chunk {chunk}");
+        }
     }
 
     #[test]

@@ -11,13 +11,15 @@
 //! - [`minhash`] computes signatures; [`lsh`] bands them into candidate pairs;
 //! - [`cluster`] turns verified edges into near-duplicate groups and stories;
 //! - [`report`] writes the CSV files and the deduplicated feed;
-//! - [`pipeline`] runs the stages in order; [`eval`] scores a result against labels.
+//! - [`pipeline`] runs the stages in order; [`eval`] scores a result against labels;
+//! - [`gen`] writes synthetic corpora with known duplicates, for benchmarks and tests.
 //!
 //! The binary (`src/main.rs`) is a thin command-line front end over [`pipeline::run`].
 
 pub mod cluster;
 pub mod error;
 pub mod eval;
+pub mod gen;
 pub mod input;
 pub mod lsh;
 pub mod minhash;
@@ -34,6 +36,6 @@ pub const DEFAULT_SEED: u64 = 0x5707_4A54;
 pub const DEFAULT_NUM_PERM: usize = 128;
 /// Near-duplicate Jaccard threshold (on shingles after boilerplate removal); chosen by
 /// measurement, see the README.
-pub const DEFAULT_THRESHOLD: f64 = 0.7;
+pub const DEFAULT_THRESHOLD: f64 = 0.6;
 /// Bytes of one article that are hashed at most; the rest of a giant article is not hashed.
 pub const DEFAULT_MAX_DOC_BYTES: usize = 1 << 20;

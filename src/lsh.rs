@@ -168,6 +168,24 @@ mod tests {
         assert!(collision_probability(0.9, params) > 0.99);
     }
 
+    /// The values datasketch 2.0.0 (`_optimal_param` with scipy's quad) gives for 128 permutations.
+    #[test]
+    fn band_row_choice_matches_datasketch() {
+        for (threshold, bands, rows) in [
+            (0.3, 37, 3),
+            (0.5, 25, 5),
+            (0.7, 14, 9),
+            (0.8, 9, 13),
+            (0.9, 5, 25),
+        ] {
+            assert_eq!(
+                optimal_params(threshold, 128, 0.5, 0.5),
+                LshParams { bands, rows },
+                "threshold {threshold}"
+            );
+        }
+    }
+
     #[test]
     fn hot_bucket_is_not_quadratic() {
         let n = 5000;

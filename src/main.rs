@@ -39,6 +39,24 @@ enum Command {
     Dedup(DedupArgs),
     /// Score a clusters.csv against gold labels.
     Eval(EvalArgs),
+    /// Generate a synthetic news-like corpus with known duplicates (docs.jsonl, labels.csv).
+    Gen(GenArgs),
+}
+
+#[derive(Args)]
+struct GenArgs {
+    /// Number of articles.
+    #[arg(long, default_value_t = 10_000)]
+    n: usize,
+    /// Seed: the same n and seed give the same files.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Output folder (created if missing).
+    #[arg(long, short = 'o')]
+    out: PathBuf,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 #[derive(Args)]
@@ -204,7 +222,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("storyhash: error: {err:#}");
-            ExitCode::from(1)
+            let usage = matches!(err.downcast_ref(), Some(storyhash::Error::Options(_)));
+            ExitCode::from(if usage { 2 } else { 1 })
         }
     }
 }
@@ -214,14 +233,37 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cluster(args) => cluster(args),
         Command::Dedup(args) => dedup(args),
         Command::Eval(args) => evaluate(args),
+        Command::Gen(args) => generate(args),
     }
+}
+
+fn generate(args: GenArgs) -> anyhow::Result<()> {
+    set_threads(args.threads)?;
+    let start = std::time::Instant::now();
+    let opts = storyhash::gen::GenOptions {
+        n: args.n,
+        seed: args.seed,
+    };
+    let summary = storyhash::gen::generate_corpus(&opts, &args.out)?;
+    eprintln!(
+        "storyhash: generated {} articles ({} dup groups, {} stories, {:.1} MB) in {} in {:.2} s",
+        summary.articles,
+        summary.dup_groups,
+        summary.stories,
+        summary.bytes as f64 / 1e6,
+        args.out.display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 fn set_threads(threads: Option<usize>) -> anyhow::Result<()> {
     let Some(threads) = threads else {
         return Ok(());
     };
-    anyhow::ensure!(threads > 0, "--threads must be at least 1");
+    if threads == 0 {
+        return Err(storyhash::Error::Options("--threads must be at least 1".into()).into());
+    }
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global()

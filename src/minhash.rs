@@ -233,6 +233,11 @@ mod tests {
 
     fn assert_accurate(algorithm: Algorithm) {
         let (mae, bias) = error_profile(algorithm, 2000);
+        let worst_bias = bias
+            .iter()
+            .map(|(sum, count)| (sum / *count as f64).abs())
+            .fold(0.0, f64::max);
+        eprintln!("{algorithm:?}: mean absolute error {mae:.4}, worst band bias {worst_bias:.4}");
         assert!(
             mae <= 0.03,
             "{algorithm:?}: mean absolute error {mae:.4} > 0.03"

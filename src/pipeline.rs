@@ -374,7 +374,7 @@ fn drop_wordless(
                 file: article.origin.file.to_string(),
                 line: article.origin.line,
                 id: article.id,
-                reason: RejectReason::EmptyText,
+                reason: RejectReason::NoWords,
             });
             continue;
         }
