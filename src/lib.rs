@@ -9,7 +9,9 @@
 //! - [`input`] reads JSONL, CSV, folders and stdin into articles and rejects;
 //! - [`text`] normalizes, tokenizes and shingles, and skips boilerplate lines;
 //! - [`minhash`] computes signatures; [`lsh`] bands them into candidate pairs;
-//! - [`cluster`] turns verified edges into near-duplicate groups and stories;
+//! - [`keyterms`] extracts names, numbers and salient words (for stories);
+//! - [`cluster`] turns verified edges into near-duplicate groups; [`story`] groups those into
+//!   stories;
 //! - [`report`] writes the CSV files and the deduplicated feed;
 //! - [`pipeline`] runs the stages in order; [`eval`] scores a result against labels;
 //! - [`gen`] writes synthetic corpora with known duplicates, for benchmarks and tests.
@@ -21,10 +23,12 @@ pub mod error;
 pub mod eval;
 pub mod gen;
 pub mod input;
+pub mod keyterms;
 pub mod lsh;
 pub mod minhash;
 pub mod pipeline;
 pub mod report;
+pub mod story;
 pub mod text;
 
 pub use error::{Error, Result};
@@ -37,5 +41,8 @@ pub const DEFAULT_NUM_PERM: usize = 128;
 /// Near-duplicate Jaccard threshold (on shingles after boilerplate removal); chosen by
 /// measurement, see the README.
 pub const DEFAULT_THRESHOLD: f64 = 0.6;
+/// Average cosine similarity of key-term vectors needed to join a story; chosen by measurement,
+/// see the README.
+pub const DEFAULT_STORY_THRESHOLD: f64 = 0.12;
 /// Bytes of one article that are hashed at most; the rest of a giant article is not hashed.
 pub const DEFAULT_MAX_DOC_BYTES: usize = 1 << 20;

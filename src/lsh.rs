@@ -9,6 +9,7 @@
 //! Hot buckets (thousands of documents with one band key) would cost quadratic work; above
 //! [`HOT_BUCKET`] members a bucket pairs each member only with its [`HOT_WINDOW`] nearest
 //! neighbours in signature order (sorted neighbourhood), which is linear in the bucket size.
+//! [`bucket_pairs`] is the same bucket join for any keys (stories use it on key terms).
 //! This module does not verify candidates; `cluster` does.
 
 use rayon::prelude::*;
@@ -109,21 +110,42 @@ pub fn candidate_pairs(
 
 /// The candidate pairs of one band.
 fn band_pairs(signatures: &Signatures, docs: &[u32], band: usize, rows: usize) -> Vec<(u32, u32)> {
-    let mut keyed: Vec<(BandKey, u32)> = docs
+    let keyed: Vec<(BandKey, u32)> = docs
         .iter()
         .map(|&doc| (band_key(signatures.get(doc as usize), band, rows), doc))
         .collect();
+    // Sorted neighbourhood: order a hot bucket by the whole signature, so that similar
+    // documents sit close.
+    bucket_pairs(keyed, &|members: &mut [u32]| {
+        members.sort_unstable_by(|&a, &b| {
+            signatures
+                .get(a as usize)
+                .cmp(signatures.get(b as usize))
+                .then(a.cmp(&b))
+        })
+    })
+}
+
+/// Pairs of documents that share a key. `keyed` holds (key, document) entries; a bucket of up
+/// to [`HOT_BUCKET`] members gives all its pairs, a larger one is ordered by `order_hot` and each
+/// member is paired with the next [`HOT_WINDOW`] members (linear in the bucket size).
+/// Pairs are `(a, b)` with `a < b`, unsorted, possibly repeated.
+pub fn bucket_pairs(
+    mut keyed: Vec<(u64, u32)>,
+    order_hot: &(dyn Fn(&mut [u32]) + Sync),
+) -> Vec<(u32, u32)> {
     keyed.sort_unstable();
     let mut pairs = Vec::new();
     for bucket in keyed.chunk_by(|x, y| x.0 == y.0) {
         if bucket.len() < 2 {
             continue;
         }
-        let members: Vec<u32> = bucket.iter().map(|&(_, doc)| doc).collect();
+        let mut members: Vec<u32> = bucket.iter().map(|&(_, doc)| doc).collect();
         if members.len() <= HOT_BUCKET {
             push_all_pairs(&members, &mut pairs);
         } else {
-            push_neighbour_pairs(signatures, members, &mut pairs);
+            order_hot(&mut members);
+            push_window_pairs(&members, &mut pairs);
         }
     }
     pairs
@@ -137,19 +159,7 @@ fn push_all_pairs(members: &[u32], pairs: &mut Vec<(u32, u32)>) {
     }
 }
 
-/// Sorted neighbourhood: order by the whole signature, so that similar documents sit close,
-/// then pair each member with the next `HOT_WINDOW` members.
-fn push_neighbour_pairs(
-    signatures: &Signatures,
-    mut members: Vec<u32>,
-    pairs: &mut Vec<(u32, u32)>,
-) {
-    members.sort_unstable_by(|&a, &b| {
-        signatures
-            .get(a as usize)
-            .cmp(signatures.get(b as usize))
-            .then(a.cmp(&b))
-    });
+fn push_window_pairs(members: &[u32], pairs: &mut Vec<(u32, u32)>) {
     for (i, &a) in members.iter().enumerate() {
         for &b in members[i + 1..].iter().take(HOT_WINDOW) {
             pairs.push((a.min(b), a.max(b)));

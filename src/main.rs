@@ -14,10 +14,12 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use storyhash::eval::{self, Column};
 use storyhash::input::{FieldMap, Format, ReadOptions};
+use storyhash::keyterms::TermWeights;
 use storyhash::lsh::LshParams;
 use storyhash::minhash::Algorithm;
 use storyhash::pipeline::{self, Clustering, Options, Progress, Verify};
 use storyhash::report;
+use storyhash::story::{StoryMethod, StoryOptions};
 use storyhash::text::ShingleOptions;
 
 #[derive(Parser)]
@@ -165,6 +167,18 @@ struct CommonArgs {
     /// Hash at most this many bytes of each article (the article is still clustered).
     #[arg(long, default_value_t = storyhash::DEFAULT_MAX_DOC_BYTES)]
     max_doc_bytes: usize,
+    /// Near-duplicates only: each dup group is its own story.
+    #[arg(long)]
+    no_stories: bool,
+    /// Average key-term cosine similarity needed to join a story.
+    #[arg(long, default_value_t = storyhash::DEFAULT_STORY_THRESHOLD)]
+    story_threshold: f64,
+    /// How stories are formed from candidate pairs.
+    #[arg(long, value_enum, default_value_t = StoryMethod::Average)]
+    story_method: StoryMethod,
+    /// Articles more than this many days apart never join one story directly.
+    #[arg(long)]
+    story_window: Option<u32>,
     /// Stop at the first rejected record (exit code 1).
     #[arg(long)]
     strict: bool,
@@ -212,6 +226,14 @@ impl CommonArgs {
             verify: self.verify,
             boilerplate: !self.no_boilerplate,
             boilerplate_min_groups: self.boilerplate_min_groups,
+            stories: (!self.no_stories).then(|| StoryOptions {
+                threshold: self.story_threshold,
+                method: self.story_method,
+                window_days: self.story_window,
+                seed: self.seed,
+                ..StoryOptions::default()
+            }),
+            term_weights: TermWeights::default(),
         }
     }
 }

@@ -20,8 +20,10 @@ use crate::error::{Error, Result};
 use crate::input::{
     self, Article, Corpus, DateKey, Format, RawRecord, ReadOptions, ReadStats, Reject, RejectReason,
 };
+use crate::keyterms::{self, DocTerms, TermWeights};
 use crate::lsh::{self, LshParams};
 use crate::minhash::{Algorithm, MinHasher, Signatures};
+use crate::story::{self, GroupInfo, StoryOptions};
 use crate::text::{self, BoilerplateLines, Scratch, ShingleOptions, TokenizedDoc};
 
 /// The Jaccard at which pass A groups articles to tell boilerplate from a story's own text.
@@ -54,6 +56,9 @@ pub struct Options {
     pub boilerplate: bool,
     /// A line is boilerplate when it recurs in at least this many unrelated article groups.
     pub boilerplate_min_groups: usize,
+    /// Story detection; `None` makes each dup group its own story.
+    pub stories: Option<StoryOptions>,
+    pub term_weights: TermWeights,
 }
 
 impl Default for Options {
@@ -68,6 +73,8 @@ impl Default for Options {
             verify: Verify::default(),
             boilerplate: true,
             boilerplate_min_groups: 3,
+            stories: Some(StoryOptions::default()),
+            term_weights: TermWeights::default(),
         }
     }
 }
@@ -259,14 +266,27 @@ pub fn cluster_corpus(
     progress.stage("near-duplicates");
     let (edges, candidate_pairs) =
         near_duplicate_edges(&articles, &signatures, &boilerplate, params, opts);
+    let date_keys: Vec<Option<DateKey>> =
+        articles.iter().map(|a| DateKey::parse(&a.date)).collect();
+    let rank_key = |doc: u32| RankKey {
+        date: date_keys[doc as usize],
+        text_len: articles[doc as usize].text.len(),
+        id: &articles[doc as usize].id,
+    };
+    let dup_groups = cluster::dup_groups(articles.len(), &edges, rank_key);
+    let (stories, story_keywords) = match &opts.stories {
+        Some(story_opts) => {
+            progress.stage("stories");
+            let infos = group_infos(&articles, &dup_groups, &boilerplate, &date_keys, opts);
+            detect_stories(&infos, &dup_groups, story_opts)
+        }
+        None => (cluster::one_story_per_group(&dup_groups), Vec::new()),
+    };
+    drop(boilerplate);
     let articles: Vec<ArticleMeta> = articles
         .into_iter()
         .map(ArticleMeta::from_article)
         .collect();
-    let dup_groups = cluster::dup_groups(articles.len(), &edges, |doc| {
-        articles[doc as usize].rank_key()
-    });
-    let stories = cluster::one_story_per_group(&dup_groups);
 
     let (dup_of, story_of, similarity) =
         assignments(articles.len(), &dup_groups, &stories, &signatures);
@@ -293,7 +313,7 @@ pub fn cluster_corpus(
         dup_of,
         story_of,
         similarity,
-        story_keywords: Vec::new(),
+        story_keywords,
         csv_headers,
         stats,
     })
@@ -547,6 +567,87 @@ fn exact_edges(
             })
         })
         .collect()
+}
+
+/// Key terms of every dup group (articles' lines without boilerplate), in parallel.
+fn group_infos(
+    articles: &[Article],
+    groups: &[DupGroup],
+    boilerplate: &BoilerplateLines,
+    date_keys: &[Option<DateKey>],
+    opts: &Options,
+) -> Vec<GroupInfo> {
+    // Date order of the groups' canonical articles (undated last, then group number).
+    let canonical_date = |g: u32| date_keys[groups[g as usize].canonical() as usize];
+    let mut order: Vec<u32> = (0..groups.len() as u32).collect();
+    order.sort_by_key(|&g| (canonical_date(g).is_none(), canonical_date(g), g));
+    let mut rank = vec![0u32; groups.len()];
+    for (position, &g) in order.iter().enumerate() {
+        rank[g as usize] = position as u32;
+    }
+    groups
+        .par_iter()
+        .enumerate()
+        .map_init(Scratch::default, |scratch, (g, group)| {
+            let members: Vec<DocTerms> = group
+                .members
+                .iter()
+                .map(|&doc| article_terms(&articles[doc as usize], boilerplate, opts, scratch))
+                .collect();
+            GroupInfo {
+                terms: story::merge_terms(&members),
+                day: canonical_date(g as u32).map(DateKey::days),
+                order: rank[g],
+            }
+        })
+        .collect()
+}
+
+/// The key terms of one article, from its headline and its non-boilerplate lines.
+fn article_terms(
+    article: &Article,
+    boilerplate: &BoilerplateLines,
+    opts: &Options,
+    scratch: &mut Scratch,
+) -> DocTerms {
+    let text = text::capped(&article.text, opts.shingle.max_doc_bytes);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| {
+            text::line_hash(line, opts.shingle.seed, scratch)
+                .is_some_and(|h| !boilerplate.contains(h))
+        })
+        .collect();
+    let first_line = lines.first().copied().unwrap_or_default();
+    let headline = keyterms::headline(&article.title, first_line);
+    keyterms::extract(
+        headline,
+        lines.iter().copied(),
+        opts.term_weights,
+        opts.shingle.seed,
+    )
+}
+
+/// Stories over dup groups, and each story's keywords.
+fn detect_stories(
+    infos: &[GroupInfo],
+    groups: &[DupGroup],
+    opts: &StoryOptions,
+) -> (Vec<Story>, Vec<String>) {
+    let (labels, vectors) = story::detect_stories(infos, opts);
+    let sizes: Vec<usize> = groups.iter().map(|g| g.members.len()).collect();
+    let stories = story::stories_from_labels(&labels, &sizes);
+    let keywords = stories
+        .iter()
+        .map(|s| {
+            let members: Vec<&GroupInfo> =
+                s.dup_groups.iter().map(|&g| &infos[g as usize]).collect();
+            let member_vectors: Vec<&story::TermVector> =
+                s.dup_groups.iter().map(|&g| &vectors[g as usize]).collect();
+            story::keywords(&members, &member_vectors, 8)
+        })
+        .collect();
+    (stories, keywords)
 }
 
 /// Per-article dup group, story and similarity with the canonical article.

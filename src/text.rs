@@ -100,23 +100,31 @@ pub fn tokenize(
     doc.tokens.clear();
     doc.line_hashes.clear();
     for line in capped(text, opts.max_doc_bytes).lines() {
-        scratch.line_tokens.clear();
-        tokenize_line(
-            line,
-            opts.seed,
-            &mut scratch.normalized,
-            &mut scratch.line_tokens,
-        );
-        if scratch.line_tokens.is_empty() {
+        let Some(line_hash) = line_hash(line, opts.seed, scratch) else {
             continue;
-        }
-        let line_hash = hash_sequence(&scratch.line_tokens, opts.seed);
+        };
         if skip.is_some_and(|lines| lines.contains(line_hash)) {
             continue;
         }
         doc.line_hashes.push(line_hash);
         doc.tokens.extend_from_slice(&scratch.line_tokens);
     }
+}
+
+/// The hash of a line's normalized word sequence (`None` for a line without words); the line's
+/// token hashes are left in `scratch` for the caller.
+pub fn line_hash(line: &str, seed: u64, scratch: &mut Scratch) -> Option<u64> {
+    scratch.line_tokens.clear();
+    tokenize_line(
+        line,
+        seed,
+        &mut scratch.normalized,
+        &mut scratch.line_tokens,
+    );
+    if scratch.line_tokens.is_empty() {
+        return None;
+    }
+    Some(hash_sequence(&scratch.line_tokens, seed))
 }
 
 /// Normalizes one line and appends the hashes of its tokens.
@@ -164,17 +172,6 @@ pub fn normalize_into(line: &str, out: &mut String) {
             c => out.extend(c.to_lowercase()),
         }
     }
-}
-
-/// The words of a text, normalized, for display and key terms (not hashed).
-pub fn words(text: &str) -> Vec<String> {
-    let mut normalized = String::new();
-    let mut words = Vec::new();
-    for line in text.lines() {
-        normalize_into(line, &mut normalized);
-        words.extend(normalized.unicode_words().map(str::to_string));
-    }
-    words
 }
 
 /// Characters of scripts that are written without spaces between words.

@@ -1,0 +1,695 @@
+//! Stories: group near-duplicate groups that tell one news event, including follow-ups written
+//! later in new words (part of the cluster stage).
+//!
+//! 1. Each dup group gets a TF-IDF vector over its key terms (`keyterms`): the mean term scores of
+//!    its articles, `ln(1 + score) · idf`, with document frequencies counted over dup groups (ten
+//!    copies of one wire story do not make its words look common), L2-normalized.
+//! 2. Candidate pairs: groups that share one of their heaviest terms, found by a bucket join on
+//!    terms (the LSH bucket join with one key per term; hot terms are windowed): no all-pairs
+//!    work.
+//! 3. Candidates are scored by cosine (optionally zeroed beyond `--story-window` days).
+//! 4. Clustering: group-average linkage by default (two clusters merge only while the mean
+//!    similarity over *all* their member pairs stays above the threshold, computed exactly from
+//!    summed vectors, so one article that mentions two stories cannot chain them together), or
+//!    online assignment to story centroids in date order. Both are measured in the README.
+//! 5. Refinement: each large story is re-clustered with document frequencies counted inside it,
+//!    which separates two events of one kind that share their main names (see [`refine`]).
+//!
+//! A dup group always moves as one. Everything is sequential after the parallel scoring, with
+//! explicit tie-breaking, so the result does not depend on the thread count.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use ahash::AHashMap;
+use rayon::prelude::*;
+
+use crate::cluster::Story;
+use crate::keyterms::DocTerms;
+use crate::lsh;
+
+/// How stories are formed from candidate edges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum StoryMethod {
+    /// Sparse average linkage over candidate edges.
+    #[default]
+    Average,
+    /// Online assignment to story centroids, in date order.
+    Centroid,
+}
+
+/// Story clustering settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoryOptions {
+    /// Cosine similarity (average, or to the centroid) needed to join a story.
+    pub threshold: f64,
+    pub method: StoryMethod,
+    /// Groups whose dates are further apart than this never join directly.
+    pub window_days: Option<u32>,
+    /// Second pass within each story (see [`refine`]): the local average similarity that keeps
+    /// two parts together, or `None` for no second pass.
+    pub refine_threshold: Option<f64>,
+    /// The second pass only splits off parts of at least this many dup groups.
+    pub min_part: usize,
+    /// Groups sharing one of their this many heaviest terms become candidates.
+    pub top_terms: usize,
+    pub seed: u64,
+}
+
+impl Default for StoryOptions {
+    fn default() -> Self {
+        StoryOptions {
+            threshold: crate::DEFAULT_STORY_THRESHOLD,
+            method: StoryMethod::default(),
+            window_days: None,
+            refine_threshold: Some(0.06),
+            min_part: 3,
+            top_terms: 10,
+            seed: crate::DEFAULT_SEED,
+        }
+    }
+}
+
+/// A sparse, L2-normalized TF-IDF vector: (term hash, weight), sorted by term hash.
+pub type TermVector = Vec<(u64, f32)>;
+
+/// What a story needs to know about one dup group.
+#[derive(Debug, Clone)]
+pub struct GroupInfo {
+    /// Mean key-term scores of the group's articles.
+    pub terms: DocTerms,
+    /// Days since 1970 of the group's canonical article, when dated.
+    pub day: Option<i64>,
+    /// The canonical article's place in date order (for the centroid method and tie-breaks).
+    pub order: u32,
+}
+
+/// Merges member articles' terms into the group's mean scores (labels: first seen wins).
+pub fn merge_terms(members: &[DocTerms]) -> DocTerms {
+    let mut scores: AHashMap<u64, f32> = AHashMap::new();
+    let mut labels: AHashMap<u64, String> = AHashMap::new();
+    for member in members {
+        for &(hash, score) in &member.scores {
+            *scores.entry(hash).or_default() += score / members.len() as f32;
+        }
+        for (hash, label) in &member.labels {
+            labels.entry(*hash).or_insert_with(|| label.clone());
+        }
+    }
+    let mut scores: Vec<(u64, f32)> = scores.into_iter().collect();
+    scores.sort_unstable_by_key(|&(hash, _)| hash);
+    let mut labels: Vec<(u64, String)> = labels.into_iter().collect();
+    labels.sort_unstable();
+    DocTerms { scores, labels }
+}
+
+/// TF-IDF vectors of the groups, with document frequencies counted over the groups.
+pub fn tfidf_vectors(groups: &[GroupInfo]) -> Vec<TermVector> {
+    let mut all_terms: Vec<u64> = groups
+        .iter()
+        .flat_map(|g| g.terms.scores.iter().map(|&(hash, _)| hash))
+        .collect();
+    all_terms.par_sort_unstable();
+    let df: AHashMap<u64, u32> = all_terms
+        .chunk_by(|a, b| a == b)
+        .map(|run| (run[0], run.len() as u32))
+        .collect();
+    let n = groups.len() as f32;
+    groups
+        .par_iter()
+        .map(|group| {
+            let mut vector: TermVector = group
+                .terms
+                .scores
+                .iter()
+                .map(|&(hash, score)| {
+                    let idf = idf_value(n, df[&hash] as f32);
+                    (hash, (1.0 + score).ln() * idf)
+                })
+                .collect();
+            normalize(&mut vector);
+            vector
+        })
+        .collect()
+}
+
+/// Smoothed inverse document frequency: a term in every group still weighs 1.
+fn idf_value(n: f32, df: f32) -> f32 {
+    (n / df).ln() + 1.0
+}
+
+fn normalize(vector: &mut TermVector) {
+    let norm: f32 = vector.iter().map(|&(_, w)| w * w).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        for (_, w) in vector.iter_mut() {
+            *w /= norm;
+        }
+    }
+}
+
+/// Cosine of two normalized sparse vectors.
+pub fn cosine(a: &[(u64, f32)], b: &[(u64, f32)]) -> f32 {
+    let (mut i, mut j, mut dot) = (0, 0, 0.0f32);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                dot += a[i].1 * b[j].1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    dot
+}
+
+/// The hashes of a vector's `k` heaviest terms (ties broken by hash).
+fn top_terms(vector: &TermVector, k: usize) -> Vec<u64> {
+    let mut terms: Vec<(u64, f32)> = vector.clone();
+    terms.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    terms.truncate(k);
+    terms.into_iter().map(|(hash, _)| hash).collect()
+}
+
+/// Candidate pairs of groups: groups that share one of their `top_terms` heaviest terms. A term
+/// shared by more than `lsh::HOT_BUCKET` groups pairs each group only with its nearest groups in
+/// date order, so common terms cost linear work.
+pub fn candidate_pairs(
+    vectors: &[TermVector],
+    groups: &[GroupInfo],
+    opts: &StoryOptions,
+) -> Vec<(u32, u32)> {
+    let keyed: Vec<(u64, u32)> = vectors
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(g, vector)| {
+            top_terms(vector, opts.top_terms)
+                .into_iter()
+                .map(move |term| (term, g as u32))
+        })
+        .collect();
+    let mut pairs = lsh::bucket_pairs(keyed, &|members: &mut [u32]| {
+        members.sort_unstable_by_key(|&g| (groups[g as usize].order, g))
+    });
+    pairs.par_sort_unstable();
+    pairs.dedup();
+    pairs
+}
+
+/// A scored candidate edge between two groups.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StoryEdge {
+    pub a: u32,
+    pub b: u32,
+    pub similarity: f32,
+}
+
+/// Scores candidate pairs by cosine; pairs beyond the date window score 0 and are dropped.
+pub fn score_edges(
+    pairs: &[(u32, u32)],
+    vectors: &[TermVector],
+    groups: &[GroupInfo],
+    opts: &StoryOptions,
+) -> Vec<StoryEdge> {
+    pairs
+        .par_iter()
+        .filter_map(|&(a, b)| {
+            if let (Some(window), Some(da), Some(db)) = (
+                opts.window_days,
+                groups[a as usize].day,
+                groups[b as usize].day,
+            ) {
+                if (da - db).unsigned_abs() > u64::from(window) {
+                    return None;
+                }
+            }
+            let similarity = cosine(&vectors[a as usize], &vectors[b as usize]);
+            (similarity > 0.0).then_some(StoryEdge { a, b, similarity })
+        })
+        .collect()
+}
+
+/// A float as an integer with the same order, for heap keys (similarities are ≥ 0).
+fn order_key(x: f64) -> u64 {
+    x.max(0.0).to_bits()
+}
+
+/// A possible merge in the max-heap: the highest average first, ties to the smaller cluster ids;
+/// `versions` detect entries made stale by a later merge.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct MergeCandidate {
+    average: u64,
+    pair: Reverse<(u32, u32)>,
+    versions: (u32, u32),
+}
+
+/// The summed term vector of a cluster's members.
+type ClusterSum = AHashMap<u64, f32>;
+
+fn dot(a: &ClusterSum, b: &ClusterSum) -> f64 {
+    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    small
+        .iter()
+        .filter_map(|(term, w)| large.get(term).map(|v| (*w as f64) * (*v as f64)))
+        .sum()
+}
+
+/// Group-average (UPGMA) clustering, considering only cluster pairs linked by a candidate edge.
+///
+/// The average cosine over all member pairs of two clusters equals the dot product of their
+/// summed vectors divided by the product of their sizes, so averages are exact (a member pair
+/// that was not a candidate still counts with its true similarity) at the cost of one sparse dot
+/// product per linked cluster pair. Returns a cluster label per group (its smallest member).
+pub fn average_linkage(vectors: &[TermVector], edges: &[StoryEdge], threshold: f64) -> Vec<u32> {
+    let n = vectors.len();
+    let mut sums: Vec<ClusterSum> = vectors
+        .iter()
+        .map(|v| v.iter().copied().collect())
+        .collect();
+    let mut size = vec![1u32; n];
+    let mut version = vec![0u32; n];
+    let mut alive = vec![true; n];
+    let mut linked: Vec<ahash::AHashSet<u32>> = vec![ahash::AHashSet::new(); n];
+    for edge in edges {
+        linked[edge.a as usize].insert(edge.b);
+        linked[edge.b as usize].insert(edge.a);
+    }
+    let mut heap: BinaryHeap<MergeCandidate> = BinaryHeap::new();
+    let push = |heap: &mut BinaryHeap<_>,
+                a: u32,
+                b: u32,
+                sums: &[ClusterSum],
+                size: &[u32],
+                version: &[u32]| {
+        let average = dot(&sums[a as usize], &sums[b as usize])
+            / (size[a as usize] as f64 * size[b as usize] as f64);
+        if average >= threshold {
+            let (x, y) = (a.min(b), a.max(b));
+            heap.push(MergeCandidate {
+                average: order_key(average),
+                pair: Reverse((x, y)),
+                versions: (version[x as usize], version[y as usize]),
+            });
+        }
+    };
+    for edge in edges {
+        push(&mut heap, edge.a, edge.b, &sums, &size, &version);
+    }
+    let mut parent: Vec<u32> = (0..n as u32).collect();
+    while let Some(MergeCandidate {
+        pair: Reverse((a, b)),
+        versions: (va, vb),
+        ..
+    }) = heap.pop()
+    {
+        if !alive[a as usize]
+            || !alive[b as usize]
+            || version[a as usize] != va
+            || version[b as usize] != vb
+        {
+            continue;
+        }
+        // Merge b into a (a is the smaller id: stable labels).
+        alive[b as usize] = false;
+        parent[b as usize] = a;
+        size[a as usize] += size[b as usize];
+        version[a as usize] += 1;
+        for (term, weight) in std::mem::take(&mut sums[b as usize]) {
+            *sums[a as usize].entry(term).or_default() += weight;
+        }
+        for c in std::mem::take(&mut linked[b as usize]) {
+            linked[c as usize].remove(&b);
+            if c != a {
+                linked[c as usize].insert(a);
+                linked[a as usize].insert(c);
+            }
+        }
+        linked[a as usize].remove(&a);
+        let mut neighbours: Vec<u32> = linked[a as usize].iter().copied().collect();
+        neighbours.sort_unstable();
+        for c in neighbours {
+            push(&mut heap, a, c, &sums, &size, &version);
+        }
+    }
+    (0..n as u32).map(|g| find_root(&parent, g)).collect()
+}
+
+fn find_root(parent: &[u32], mut x: u32) -> u32 {
+    while parent[x as usize] != x {
+        x = parent[x as usize];
+    }
+    x
+}
+
+/// Second pass: re-clusters each story of more than `2 · min_part - 1` groups with
+/// document frequencies counted inside it, so that the terms all its members share (the topic:
+/// "Klitschko", "heavyweight", "title") weigh less than the terms that tell two events of that
+/// topic apart ("Rahman" vs "Thompson"). A split is kept only between parts of at least
+/// `min_part` groups (see [`keep_major_parts`]). Returns new labels.
+pub fn refine(
+    vectors: &[TermVector],
+    edges: &[StoryEdge],
+    labels: &[u32],
+    threshold: f64,
+    min_part: usize,
+) -> Vec<u32> {
+    let mut members: AHashMap<u32, Vec<u32>> = AHashMap::new();
+    for (g, &label) in labels.iter().enumerate() {
+        members.entry(label).or_default().push(g as u32);
+    }
+    let mut inside: AHashMap<u32, Vec<StoryEdge>> = AHashMap::new();
+    for edge in edges {
+        if labels[edge.a as usize] == labels[edge.b as usize] {
+            inside
+                .entry(labels[edge.a as usize])
+                .or_default()
+                .push(*edge);
+        }
+    }
+    let mut clusters: Vec<(u32, Vec<u32>)> = members
+        .into_iter()
+        .filter(|(_, m)| m.len() >= 2 * min_part.max(1))
+        .collect();
+    clusters.sort_unstable();
+    let splits: Vec<Vec<(u32, u32)>> = clusters
+        .par_iter()
+        .map(|(label, cluster)| {
+            let no_edges = Vec::new();
+            let cluster_edges = inside.get(label).unwrap_or(&no_edges);
+            split_cluster(vectors, cluster, cluster_edges, threshold, min_part)
+        })
+        .collect();
+    let mut result = labels.to_vec();
+    for (group, label) in splits.into_iter().flatten() {
+        result[group as usize] = label;
+    }
+    result
+}
+
+/// Re-clusters one cluster with local document frequencies; returns (group, new label) pairs.
+fn split_cluster(
+    vectors: &[TermVector],
+    cluster: &[u32],
+    edges: &[StoryEdge],
+    threshold: f64,
+    min_part: usize,
+) -> Vec<(u32, u32)> {
+    let position: AHashMap<u32, u32> = cluster
+        .iter()
+        .enumerate()
+        .map(|(i, &g)| (g, i as u32))
+        .collect();
+    let mut df: AHashMap<u64, f32> = AHashMap::new();
+    for &g in cluster {
+        for &(term, _) in &vectors[g as usize] {
+            *df.entry(term).or_default() += 1.0;
+        }
+    }
+    let n = cluster.len() as f32;
+    let local: Vec<TermVector> = cluster
+        .iter()
+        .map(|&g| {
+            let mut v: TermVector = vectors[g as usize]
+                .iter()
+                .map(|&(term, w)| (term, w * idf_value(n, df[&term])))
+                .collect();
+            normalize(&mut v);
+            v
+        })
+        .collect();
+    let local_edges: Vec<StoryEdge> = edges
+        .iter()
+        .map(|e| StoryEdge {
+            a: position[&e.a],
+            b: position[&e.b],
+            similarity: e.similarity,
+        })
+        .collect();
+    let parts = keep_major_parts(
+        &local,
+        average_linkage(&local, &local_edges, threshold),
+        min_part,
+    );
+    cluster
+        .iter()
+        .enumerate()
+        .map(|(i, &g)| (g, cluster[parts[i] as usize]))
+        .collect()
+}
+
+/// Keeps a split only between parts of at least `min_part` members; a smaller part's members
+/// join the major part they are most similar to on average. With fewer than two major parts,
+/// the cluster stays whole.
+fn keep_major_parts(vectors: &[TermVector], labels: Vec<u32>, min_part: usize) -> Vec<u32> {
+    let mut parts: AHashMap<u32, Vec<u32>> = AHashMap::new();
+    for (i, &label) in labels.iter().enumerate() {
+        parts.entry(label).or_default().push(i as u32);
+    }
+    let mut major: Vec<u32> = parts
+        .iter()
+        .filter(|(_, m)| m.len() >= min_part)
+        .map(|(&l, _)| l)
+        .collect();
+    major.sort_unstable();
+    if major.len() < 2 {
+        return vec![0; labels.len()];
+    }
+    let sums: Vec<(u32, ClusterSum, usize)> = major
+        .iter()
+        .map(|&label| {
+            let mut sum = ClusterSum::new();
+            for &i in &parts[&label] {
+                for &(term, w) in &vectors[i as usize] {
+                    *sum.entry(term).or_default() += w;
+                }
+            }
+            (label, sum, parts[&label].len())
+        })
+        .collect();
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, &label)| {
+            if major.contains(&label) {
+                return label;
+            }
+            let own: ClusterSum = vectors[i].iter().copied().collect();
+            sums.iter()
+                .map(|(l, sum, size)| (dot(&own, sum) / *size as f64, *l))
+                .max_by(|x, y| x.0.total_cmp(&y.0).then(y.1.cmp(&x.1)))
+                .map_or(label, |(_, l)| l)
+        })
+        .collect()
+}
+
+/// Online clustering: groups in date order join the most similar story centroid among the
+/// stories of their candidate neighbours, when it is similar enough; else they start a story.
+pub fn centroid_assignment(
+    vectors: &[TermVector],
+    groups: &[GroupInfo],
+    edges: &[StoryEdge],
+    threshold: f64,
+) -> Vec<u32> {
+    let n = vectors.len();
+    let mut neighbours: Vec<Vec<u32>> = vec![Vec::new(); n];
+    for edge in edges {
+        neighbours[edge.a as usize].push(edge.b);
+        neighbours[edge.b as usize].push(edge.a);
+    }
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    order.sort_by_key(|&g| groups[g as usize].order);
+    let mut label: Vec<Option<u32>> = vec![None; n];
+    let mut centroids: AHashMap<u32, AHashMap<u64, f32>> = AHashMap::new();
+    for g in order {
+        let vector = &vectors[g as usize];
+        let mut stories: Vec<u32> = neighbours[g as usize]
+            .iter()
+            .filter_map(|&h| label[h as usize])
+            .collect();
+        stories.sort_unstable();
+        stories.dedup();
+        let best = stories
+            .iter()
+            .map(|&s| (centroid_cosine(&centroids[&s], vector), s))
+            .max_by(|x, y| x.0.total_cmp(&y.0).then(y.1.cmp(&x.1)));
+        let story = match best {
+            Some((similarity, s)) if similarity as f64 >= threshold => s,
+            _ => g,
+        };
+        label[g as usize] = Some(story);
+        let centroid = centroids.entry(story).or_default();
+        for &(hash, weight) in vector {
+            *centroid.entry(hash).or_default() += weight;
+        }
+    }
+    label
+        .into_iter()
+        .enumerate()
+        .map(|(g, l)| l.unwrap_or(g as u32))
+        .collect()
+}
+
+fn centroid_cosine(centroid: &AHashMap<u64, f32>, vector: &TermVector) -> f32 {
+    let norm: f32 = centroid.values().map(|w| w * w).sum::<f32>().sqrt();
+    if norm == 0.0 {
+        return 0.0;
+    }
+    let dot: f32 = vector
+        .iter()
+        .filter_map(|(hash, w)| centroid.get(hash).map(|c| c * w))
+        .sum();
+    dot / norm
+}
+
+/// Clusters dup groups into stories: a story label per group (`groups[i]` describes dup group
+/// `i`), and the groups' TF-IDF vectors.
+pub fn detect_stories(groups: &[GroupInfo], opts: &StoryOptions) -> (Vec<u32>, Vec<TermVector>) {
+    let vectors = tfidf_vectors(groups);
+    let pairs = candidate_pairs(&vectors, groups, opts);
+    let edges = score_edges(&pairs, &vectors, groups, opts);
+    let mut labels = match opts.method {
+        StoryMethod::Average => average_linkage(&vectors, &edges, opts.threshold),
+        StoryMethod::Centroid => centroid_assignment(&vectors, groups, &edges, opts.threshold),
+    };
+    if let Some(threshold) = opts.refine_threshold {
+        labels = refine(&vectors, &edges, &labels, threshold, opts.min_part);
+    }
+    (labels, vectors)
+}
+
+/// Turns a label per dup group into stories, numbered by size in articles (largest first), then
+/// by their first group. `group_sizes[g]` is the number of articles of dup group `g`.
+pub fn stories_from_labels(labels: &[u32], group_sizes: &[usize]) -> Vec<Story> {
+    let mut by_label: AHashMap<u32, Vec<u32>> = AHashMap::new();
+    for (g, &label) in labels.iter().enumerate() {
+        by_label.entry(label).or_default().push(g as u32);
+    }
+    let mut stories: Vec<Story> = by_label
+        .into_values()
+        .map(|mut dup_groups| {
+            // Largest dup group first, then the order of the dup groups (already ranked).
+            dup_groups.sort_by_key(|&g| (Reverse(group_sizes[g as usize]), g));
+            Story { dup_groups }
+        })
+        .collect();
+    let articles =
+        |s: &Story| -> usize { s.dup_groups.iter().map(|&g| group_sizes[g as usize]).sum() };
+    stories.sort_by(|x, y| {
+        articles(y)
+            .cmp(&articles(x))
+            .then_with(|| x.dup_groups.iter().min().cmp(&y.dup_groups.iter().min()))
+    });
+    stories
+}
+
+/// The `;`-joined labels of a story's heaviest terms.
+pub fn keywords(members: &[&GroupInfo], vectors: &[&TermVector], count: usize) -> String {
+    let mut weights: AHashMap<u64, f32> = AHashMap::new();
+    for vector in vectors {
+        for &(hash, weight) in vector.iter() {
+            *weights.entry(hash).or_default() += weight;
+        }
+    }
+    let mut ranked: Vec<(u64, f32)> = weights.into_iter().collect();
+    ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut chosen: Vec<String> = Vec::new();
+    for (hash, _) in ranked {
+        let label = members.iter().find_map(|m| {
+            m.terms
+                .labels
+                .binary_search_by_key(&hash, |(h, _)| *h)
+                .ok()
+                .map(|i| &m.terms.labels[i].1)
+        });
+        let Some(label) = label else {
+            continue;
+        };
+        let lower = label.to_lowercase();
+        if chosen.iter().any(|c| c.to_lowercase() == lower) {
+            continue;
+        }
+        chosen.push(label.clone());
+        if chosen.len() == count {
+            break;
+        }
+    }
+    chosen.join(";")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edge(a: u32, b: u32, similarity: f32) -> StoryEdge {
+        StoryEdge { a, b, similarity }
+    }
+
+    /// A normalized vector over the given (term, weight) pairs.
+    fn vector(terms: &[(u64, f32)]) -> TermVector {
+        let mut v: TermVector = terms.to_vec();
+        v.sort_unstable_by_key(|&(t, _)| t);
+        normalize(&mut v);
+        v
+    }
+
+    fn all_edges(vectors: &[TermVector]) -> Vec<StoryEdge> {
+        let n = vectors.len() as u32;
+        (0..n)
+            .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
+            .map(|(a, b)| edge(a, b, cosine(&vectors[a as usize], &vectors[b as usize])))
+            .collect()
+    }
+
+    #[test]
+    fn average_linkage_does_not_chain_through_a_bridge() {
+        // Story A uses terms 1-3, story B terms 11-13; group 6 mentions both stories.
+        let a = [(1, 1.0), (2, 1.0), (3, 1.0)];
+        let b = [(11, 1.0), (12, 1.0), (13, 1.0)];
+        let vectors = vec![
+            vector(&a),
+            vector(&[(1, 1.0), (2, 1.0), (4, 1.0)]),
+            vector(&[(1, 1.0), (3, 1.0), (5, 1.0)]),
+            vector(&b),
+            vector(&[(11, 1.0), (12, 1.0), (14, 1.0)]),
+            vector(&[(11, 1.0), (13, 1.0), (15, 1.0)]),
+            vector(&[(1, 1.0), (2, 1.0), (11, 1.0), (12, 1.0)]),
+        ];
+        let labels = average_linkage(&vectors, &all_edges(&vectors), 0.3);
+        assert_eq!(labels[0], labels[1]);
+        assert_eq!(labels[0], labels[2]);
+        assert_eq!(labels[3], labels[4]);
+        assert_eq!(labels[3], labels[5]);
+        assert_ne!(
+            labels[0], labels[3],
+            "the bridge must not merge the two stories"
+        );
+    }
+
+    #[test]
+    fn average_linkage_counts_pairs_that_were_not_candidates() {
+        // 0 and 1 are alike, 2 is alike to 1 but only the 0-1 and 0-2 edges are candidates: the
+        // average over {0,1}×{2} uses the true 1-2 similarity.
+        let vectors = vec![
+            vector(&[(1, 1.0), (2, 1.0)]),
+            vector(&[(1, 1.0), (2, 1.0)]),
+            vector(&[(1, 1.0), (2, 0.9)]),
+        ];
+        let edges = [edge(0, 1, 1.0), edge(0, 2, 0.99)];
+        assert_eq!(average_linkage(&vectors, &edges, 0.9), vec![0, 0, 0]);
+        let far = vec![
+            vector(&[(1, 1.0)]),
+            vector(&[(1, 1.0)]),
+            vector(&[(1, 0.2), (9, 1.0)]),
+        ];
+        assert_eq!(average_linkage(&far, &all_edges(&far), 0.5), vec![0, 0, 2]);
+    }
+
+    #[test]
+    fn cosine_of_sparse_vectors() {
+        let a = vec![(1, 0.6), (2, 0.8)];
+        let b = vec![(2, 1.0), (3, 0.0)];
+        assert!((cosine(&a, &b) - 0.8).abs() < 1e-6);
+        assert!((cosine(&a, &a) - 1.0).abs() < 1e-6);
+    }
+}
