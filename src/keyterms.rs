@@ -383,6 +383,14 @@ impl TermCollector {
     }
 }
 
+/// NFKC-normalized text; ASCII is already normalized.
+fn nfkc(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.is_ascii() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(text.nfkc().collect())
+}
+
 /// Extracts the key terms of an article from its headline and its (boilerplate-free) lines.
 pub fn extract<'a>(
     headline: &str,
@@ -393,7 +401,7 @@ pub fn extract<'a>(
     // Words the article also writes in lower case are common words, not names.
     let mut lower_words: ahash::AHashSet<String> = ahash::AHashSet::new();
     for line in lines.clone() {
-        let line: String = line.nfkc().collect();
+        let line = nfkc(line);
         for word in line.unicode_words() {
             if word.chars().next().is_some_and(char::is_lowercase) {
                 lower_words.insert(word.to_string());
@@ -406,10 +414,10 @@ pub fn extract<'a>(
         scores: AHashMap::new(),
         labels: AHashMap::new(),
     };
-    let headline_line: String = headline.nfkc().collect();
+    let headline_line = nfkc(headline);
     collect_line(&headline_line, true, &lower_words, &mut collector);
     for line in lines {
-        let line: String = line.nfkc().collect();
+        let line = nfkc(line);
         collect_line(&line, false, &lower_words, &mut collector);
     }
     let mut scores: Vec<(u64, f32)> = collector.scores.into_iter().collect();
@@ -482,7 +490,7 @@ fn add_word(word: &str, in_title: bool, collector: &mut TermCollector) {
     if folded.chars().count() < 3 || is_stop_word(&folded) || is_stop_word(&word.to_lowercase()) {
         return;
     }
-    collector.add(TermKind::Word, &folded, &folded, in_title);
+    collector.add(TermKind::Word, &folded, &word.to_lowercase(), in_title);
 }
 
 #[cfg(test)]
@@ -535,7 +543,8 @@ mod tests {
     fn numbers_and_plurals() {
         let found = labels("A magnitude 6.3 quake; shootings and a shooting.");
         assert!(found.contains(&"6.3".to_string()));
-        assert_eq!(found.iter().filter(|l| l.as_str() == "shooting").count(), 1);
+        // "shootings" and "shooting" are one term (labelled by its first form).
+        assert_eq!(found.iter().filter(|l| l.starts_with("shooting")).count(), 1, "{found:?}");
     }
 
     #[test]

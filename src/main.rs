@@ -176,6 +176,10 @@ struct CommonArgs {
     /// How stories are formed from candidate pairs.
     #[arg(long, value_enum, default_value_t = StoryMethod::Average)]
     story_method: StoryMethod,
+    /// Second pass inside each large story (in-story document frequencies) that splits two
+    /// events of one kind; the local average similarity that keeps parts together. 0 disables.
+    #[arg(long, default_value_t = 0.06)]
+    story_refine: f64,
     /// Articles more than this many days apart never join one story directly.
     #[arg(long)]
     story_window: Option<u32>,
@@ -230,6 +234,7 @@ impl CommonArgs {
                 threshold: self.story_threshold,
                 method: self.story_method,
                 window_days: self.story_window,
+                refine_threshold: (self.story_refine > 0.0).then_some(self.story_refine),
                 seed: self.seed,
                 ..StoryOptions::default()
             }),
