@@ -544,7 +544,11 @@ mod tests {
         let found = labels("A magnitude 6.3 quake; shootings and a shooting.");
         assert!(found.contains(&"6.3".to_string()));
         // "shootings" and "shooting" are one term (labelled by its first form).
-        assert_eq!(found.iter().filter(|l| l.starts_with("shooting")).count(), 1, "{found:?}");
+        assert_eq!(
+            found.iter().filter(|l| l.starts_with("shooting")).count(),
+            1,
+            "{found:?}"
+        );
     }
 
     #[test]

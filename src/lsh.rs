@@ -116,7 +116,7 @@ fn band_pairs(signatures: &Signatures, docs: &[u32], band: usize, rows: usize) -
         .collect();
     // Sorted neighbourhood: order a hot bucket by the whole signature, so that similar
     // documents sit close.
-    bucket_pairs(keyed, &|members: &mut [u32]| {
+    bucket_pairs(keyed, HOT_BUCKET, HOT_WINDOW, &|members: &mut [u32]| {
         members.sort_unstable_by(|&a, &b| {
             signatures
                 .get(a as usize)
@@ -127,11 +127,13 @@ fn band_pairs(signatures: &Signatures, docs: &[u32], band: usize, rows: usize) -
 }
 
 /// Pairs of documents that share a key. `keyed` holds (key, document) entries; a bucket of up
-/// to [`HOT_BUCKET`] members gives all its pairs, a larger one is ordered by `order_hot` and each
-/// member is paired with the next [`HOT_WINDOW`] members (linear in the bucket size).
+/// to `hot_bucket` members gives all its pairs, a larger one is ordered by `order_hot` and each
+/// member is paired with the next `window` members (linear in the bucket size).
 /// Pairs are `(a, b)` with `a < b`, unsorted, possibly repeated.
 pub fn bucket_pairs(
     mut keyed: Vec<(u64, u32)>,
+    hot_bucket: usize,
+    window: usize,
     order_hot: &(dyn Fn(&mut [u32]) + Sync),
 ) -> Vec<(u32, u32)> {
     keyed.sort_unstable();
@@ -141,11 +143,11 @@ pub fn bucket_pairs(
             continue;
         }
         let mut members: Vec<u32> = bucket.iter().map(|&(_, doc)| doc).collect();
-        if members.len() <= HOT_BUCKET {
+        if members.len() <= hot_bucket {
             push_all_pairs(&members, &mut pairs);
         } else {
             order_hot(&mut members);
-            push_window_pairs(&members, &mut pairs);
+            push_window_pairs(&members, window, &mut pairs);
         }
     }
     pairs
@@ -159,9 +161,9 @@ fn push_all_pairs(members: &[u32], pairs: &mut Vec<(u32, u32)>) {
     }
 }
 
-fn push_window_pairs(members: &[u32], pairs: &mut Vec<(u32, u32)>) {
+fn push_window_pairs(members: &[u32], window: usize, pairs: &mut Vec<(u32, u32)>) {
     for (i, &a) in members.iter().enumerate() {
-        for &b in members[i + 1..].iter().take(HOT_WINDOW) {
+        for &b in members[i + 1..].iter().take(window) {
             pairs.push((a.min(b), a.max(b)));
         }
     }

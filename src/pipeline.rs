@@ -277,8 +277,8 @@ pub fn cluster_corpus(
     let (stories, story_keywords) = match &opts.stories {
         Some(story_opts) => {
             progress.stage("stories");
-            let infos = group_infos(&articles, &dup_groups, &boilerplate, &date_keys, opts);
-            detect_stories(&infos, &dup_groups, story_opts)
+            let mut infos = group_infos(&articles, &dup_groups, &boilerplate, &date_keys, opts);
+            detect_stories(&mut infos, &dup_groups, story_opts)
         }
         None => (cluster::one_story_per_group(&dup_groups), Vec::new()),
     };
@@ -630,11 +630,12 @@ fn article_terms(
 
 /// Stories over dup groups, and each story's keywords.
 fn detect_stories(
-    infos: &[GroupInfo],
+    infos: &mut [GroupInfo],
     groups: &[DupGroup],
     opts: &StoryOptions,
 ) -> (Vec<Story>, Vec<String>) {
     let (labels, vectors) = story::detect_stories(infos, opts);
+    let infos = &*infos;
     let sizes: Vec<usize> = groups.iter().map(|g| g.members.len()).collect();
     let stories = story::stories_from_labels(&labels, &sizes);
     let keywords = stories

