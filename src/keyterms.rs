@@ -11,6 +11,8 @@
 //! title field, or else a short first line). Document frequencies and TF-IDF are computed by the
 //! caller over the corpus being clustered; this module sees one article at a time.
 
+use std::borrow::Cow;
+
 use ahash::AHashMap;
 use unicode_normalization::UnicodeNormalization;
 use unicode_segmentation::UnicodeSegmentation;
@@ -363,6 +365,8 @@ struct TermCollector {
     weights: TermWeights,
     scores: AHashMap<u64, f32>,
     labels: AHashMap<u64, String>,
+    /// A reused buffer for lower-casing words.
+    lower: String,
 }
 
 impl TermCollector {
@@ -384,41 +388,37 @@ impl TermCollector {
 }
 
 /// NFKC-normalized text; ASCII is already normalized.
-fn nfkc(text: &str) -> std::borrow::Cow<'_, str> {
+fn nfkc(text: &str) -> Cow<'_, str> {
     if text.is_ascii() {
-        return std::borrow::Cow::Borrowed(text);
+        return Cow::Borrowed(text);
     }
-    std::borrow::Cow::Owned(text.nfkc().collect())
+    Cow::Owned(text.nfkc().collect())
 }
 
 /// Extracts the key terms of an article from its headline and its (boilerplate-free) lines.
 pub fn extract<'a>(
     headline: &str,
-    lines: impl Iterator<Item = &'a str> + Clone,
+    lines: impl Iterator<Item = &'a str>,
     weights: TermWeights,
     seed: u64,
 ) -> DocTerms {
+    let lines: Vec<Cow<'a, str>> = lines.map(nfkc).collect();
     // Words the article also writes in lower case are common words, not names.
-    let mut lower_words: ahash::AHashSet<String> = ahash::AHashSet::new();
-    for line in lines.clone() {
-        let line = nfkc(line);
-        for word in line.unicode_words() {
-            if word.chars().next().is_some_and(char::is_lowercase) {
-                lower_words.insert(word.to_string());
-            }
-        }
-    }
+    let lower_words: ahash::AHashSet<&str> = lines
+        .iter()
+        .flat_map(|line| line.unicode_words())
+        .filter(|word| word.chars().next().is_some_and(char::is_lowercase))
+        .collect();
     let mut collector = TermCollector {
         seed,
         weights,
         scores: AHashMap::new(),
         labels: AHashMap::new(),
+        lower: String::new(),
     };
-    let headline_line = nfkc(headline);
-    collect_line(&headline_line, true, &lower_words, &mut collector);
-    for line in lines {
-        let line = nfkc(line);
-        collect_line(&line, false, &lower_words, &mut collector);
+    collect_line(&nfkc(headline), true, &lower_words, &mut collector);
+    for line in &lines {
+        collect_line(line, false, &lower_words, &mut collector);
     }
     let mut scores: Vec<(u64, f32)> = collector.scores.into_iter().collect();
     scores.sort_unstable_by_key(|&(hash, _)| hash);
@@ -427,18 +427,30 @@ pub fn extract<'a>(
     DocTerms { scores, labels }
 }
 
+/// Lower-cases `word` into a reused buffer.
+fn lower_into<'b>(word: &str, buffer: &'b mut String) -> &'b str {
+    buffer.clear();
+    if word.is_ascii() {
+        buffer.push_str(word);
+        buffer.make_ascii_lowercase();
+    } else {
+        buffer.extend(word.chars().flat_map(char::to_lowercase));
+    }
+    buffer
+}
+
 /// Adds the terms of one line.
 fn collect_line(
     line: &str,
     in_title: bool,
-    lower_words: &ahash::AHashSet<String>,
+    lower_words: &ahash::AHashSet<&str>,
     collector: &mut TermCollector,
 ) {
     let words = line_words(line);
     let mut name: Vec<&str> = Vec::new();
     for word in &words {
         let continues_name = !name.is_empty() && word.hyphen_joined;
-        if is_name_part(word, in_title, lower_words) || continues_name {
+        if is_name_part(word, in_title, lower_words, &mut collector.lower) || continues_name {
             name.push(word.text);
         } else {
             flush_name(&mut name, in_title, collector);
@@ -450,16 +462,21 @@ fn collect_line(
 
 /// Whether a word can be part of a name: capitalized, not a stop word, and — at a sentence start
 /// or in a title-case headline — not a word the article also uses in lower case.
-fn is_name_part(word: &Word<'_>, in_title: bool, lower_words: &ahash::AHashSet<String>) -> bool {
+fn is_name_part(
+    word: &Word<'_>,
+    in_title: bool,
+    lower_words: &ahash::AHashSet<&str>,
+    buffer: &mut String,
+) -> bool {
     if !is_capitalized(word.text) || has_digit(word.text) {
         return false;
     }
-    let lower = word.text.to_lowercase();
-    if is_stop_word(&lower) {
+    let lower = lower_into(word.text, buffer);
+    if is_stop_word(lower) {
         return false;
     }
     if word.sentence_start || in_title {
-        return !lower_words.contains(&lower);
+        return !lower_words.contains(lower);
     }
     true
 }
@@ -486,11 +503,14 @@ fn add_word(word: &str, in_title: bool, collector: &mut TermCollector) {
         collector.add(TermKind::Number, word, word, in_title);
         return;
     }
-    let folded = fold_word(word);
-    if folded.chars().count() < 3 || is_stop_word(&folded) || is_stop_word(&word.to_lowercase()) {
-        return;
+    let mut lower = std::mem::take(&mut collector.lower);
+    lower_into(word, &mut lower);
+    let folded = fold_word(&lower);
+    let skip = folded.chars().count() < 3 || is_stop_word(&folded) || is_stop_word(&lower);
+    if !skip {
+        collector.add(TermKind::Word, &folded, &lower, in_title);
     }
-    collector.add(TermKind::Word, &folded, &word.to_lowercase(), in_title);
+    collector.lower = lower;
 }
 
 #[cfg(test)]
