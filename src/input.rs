@@ -628,7 +628,11 @@ fn build_article(
         id: id.clone(),
         reason,
     };
-    let text = extract_text(fields, map).map_err(reject)?;
+    let mut text = extract_text(fields, map).map_err(reject)?;
+    if looks_like_html(&text) {
+        // Scrapers often store the page instead of its text: keep what a reader would see.
+        text = html_to_text(&text).1;
+    }
     if text.trim().is_empty() {
         return Err(reject(RejectReason::EmptyText));
     }
@@ -984,6 +988,14 @@ const BLOCKS: &[&str] = &[
     "address",
 ];
 
+/// A text field that holds HTML markup rather than text: it starts with a tag and closes one.
+fn looks_like_html(text: &str) -> bool {
+    let start = text.trim_start();
+    start.starts_with('<')
+        && start[1..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '!')
+        && text.contains("</")
+}
+
 /// Reduces an HTML document to (title, visible text) with a real HTML parser (html5ever).
 pub fn html_to_text(html: &str) -> (String, String) {
     let document = scraper::Html::parse_document(html);
@@ -1230,6 +1242,16 @@ mod tests {
             }
             assert_eq!(out, b"a\nb\r\nc\rd\r", "chunk {chunk}");
         }
+    }
+
+    #[test]
+    fn html_in_a_text_field_is_detected() {
+        assert!(looks_like_html("<p>Hello</p>"));
+        assert!(looks_like_html(
+            "  <!DOCTYPE html><html><body>x</body></html>"
+        ));
+        assert!(!looks_like_html("<3 this story"));
+        assert!(!looks_like_html("Plain text with a </ slash"));
     }
 
     #[test]
