@@ -380,13 +380,19 @@ fn open_source<'a>(source: &Source, progress: ProgressFn<'a>) -> io::Result<Box<
 
 fn read_source(source: &Source, opts: &ReadOptions, corpus: &mut Corpus, progress: ProgressFn<'_>) {
     corpus.stats.files += 1;
-    let mut stream = match open_source(source, progress) {
-        Ok(stream) => stream,
-        Err(err) => {
-            push_unreadable(corpus, source, 0, &err.to_string());
-            return;
-        }
-    };
+    match open_source(source, progress) {
+        Ok(stream) => read_stream(source, stream, opts, corpus),
+        Err(err) => push_unreadable(corpus, source, 0, &err.to_string()),
+    }
+}
+
+/// Reads one opened source in its format (sniffed when unknown).
+fn read_stream(
+    source: &Source,
+    mut stream: Box<dyn BufRead + '_>,
+    opts: &ReadOptions,
+    corpus: &mut Corpus,
+) {
     let format = match source.format {
         Some(format) => format,
         None => match sniff_format(&mut stream) {
@@ -402,6 +408,28 @@ fn read_source(source: &Source, opts: &ReadOptions, corpus: &mut Corpus, progres
         Format::Csv => read_csv(source, stream, opts, corpus),
         Format::Text | Format::Html => read_whole_file(source, stream, format, opts, corpus),
     }
+}
+
+/// Reads records from bytes in memory as if they were a file called `name` (its extension,
+/// `.gz` included, picks the format unless `opts.format` is set). Used by tests and fuzzers.
+pub fn read_bytes(name: &str, bytes: &[u8], opts: &ReadOptions) -> Corpus {
+    let path = Path::new(name);
+    let source = Source {
+        display: Arc::from(name),
+        path: None,
+        file_id: name.to_string(),
+        format: opts.format.or_else(|| Format::from_path(path)),
+    };
+    let mut corpus = Corpus::default();
+    corpus.stats.files = 1;
+    let stream: Box<dyn BufRead + '_> = if is_gzip(path) {
+        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(bytes)))
+    } else {
+        Box::new(bytes)
+    };
+    read_stream(&source, stream, opts, &mut corpus);
+    reject_duplicate_ids(&mut corpus);
+    corpus
 }
 
 /// Guesses JSONL (first visible byte is `{`) or CSV for stdin and unknown extensions.
@@ -1242,6 +1270,18 @@ mod tests {
             }
             assert_eq!(out, b"a\nb\r\nc\rd\r", "chunk {chunk}");
         }
+    }
+
+    #[test]
+    fn bytes_in_memory_read_like_a_file() {
+        let jsonl = b"{\"id\":\"a\",\"text\":\"one two\"}\nnot json\n";
+        let corpus = read_bytes("feed.jsonl", jsonl, &ReadOptions::default());
+        assert_eq!(corpus.articles.len(), 1);
+        assert_eq!(corpus.rejects[0].line, 2);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, b"id,text\nx,hello world\n").unwrap();
+        let corpus = read_bytes("feed.csv.gz", &gz.finish().unwrap(), &ReadOptions::default());
+        assert_eq!(corpus.articles[0].id, "x");
     }
 
     #[test]
