@@ -314,6 +314,10 @@ fn dedup(args: DedupArgs) -> anyhow::Result<()> {
     set_threads(args.common.threads)?;
     let opts = args.common.options(true);
     opts.validate()?;
+    report::check_output_file(&args.output)?;
+    for path in args.dups.iter().chain(&args.rejects) {
+        report::check_output_file(path)?;
+    }
     let progress = BarProgress::new(&args.common);
     let clustering = pipeline::run(&args.common.inputs, &opts, &progress)?;
     progress.finish();

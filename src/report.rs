@@ -169,6 +169,28 @@ pub fn prepare_output_dir(dir: &Path) -> Result<()> {
     std::fs::remove_file(&probe).map_err(output_error)
 }
 
+/// Checks before any work starts that the folder of an output file exists and can be written
+/// (`-`, stdout, always can).
+pub fn check_output_file(path: &Path) -> Result<()> {
+    if path.as_os_str() == "-" {
+        return Ok(());
+    }
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let output_error = |source| Error::Output {
+        path: path.to_path_buf(),
+        source,
+    };
+    if path.is_dir() {
+        return Err(output_error(io::Error::other("is a folder")));
+    }
+    let probe = dir.join(format!(".storyhash-write-test-{}", std::process::id()));
+    File::create(&probe).map_err(output_error)?;
+    std::fs::remove_file(&probe).map_err(output_error)
+}
+
 /// Writes clusters.csv, stories.csv and (when there are rejects) rejects.csv into `dir`.
 /// A rejects.csv left from an earlier run is removed when this run has none.
 pub fn write_cluster_outputs(clustering: &Clustering, dir: &Path) -> Result<()> {

@@ -90,3 +90,47 @@ fn dedup_keeps_csv_as_csv() {
     assert_eq!(ids, ["x1", "x3"]);
     assert_eq!(rows[0]["extra"], "keep me");
 }
+
+#[test]
+fn unwritable_dedup_output_fails_before_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = repo("data/demo/articles.jsonl");
+    let missing = dir.path().join("no/such/folder/unique.jsonl");
+    let output = run(&[
+        "dedup",
+        input.to_str().unwrap(),
+        "-o",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains("cannot write") && message.contains("unique.jsonl"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("articles read"),
+        "work started: {message}"
+    );
+}
+
+#[test]
+fn a_failed_write_to_stdout_exits_non_zero() {
+    let input = repo("data/demo/articles.jsonl");
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full");
+    let Ok(full) = full else {
+        eprintln!("skipped: no /dev/full");
+        return;
+    };
+    let output = common::bin()
+        .args(["dedup", input.to_str().unwrap(), "-o", "-", "--quiet"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("No space left on device"),
+        "{}",
+        stderr(&output)
+    );
+}
