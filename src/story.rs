@@ -365,6 +365,30 @@ pub fn average_linkage(vectors: &[TermVector], edges: &[StoryEdge], threshold: f
     labels
 }
 
+/// The summed vectors of the clusters of one component. A cluster that has not merged yet is
+/// its group's own vector, not a copy: most groups never merge.
+struct ClusterSums<'v> {
+    merged: Vec<Option<TermVector>>,
+    vectors: &'v [TermVector],
+    members: &'v [u32],
+}
+
+impl ClusterSums<'_> {
+    fn get(&self, cluster: usize) -> &[(u64, f32)] {
+        match &self.merged[cluster] {
+            Some(sum) => sum,
+            None => &self.vectors[self.members[cluster] as usize],
+        }
+    }
+
+    /// Adds cluster `b` into cluster `a`.
+    fn merge(&mut self, a: usize, b: usize) {
+        let sum = sparse_add(self.get(a), self.get(b));
+        self.merged[a] = Some(sum);
+        self.merged[b] = None;
+    }
+}
+
 /// Group-average linkage inside one connected component; `members` are sorted group ids.
 /// Returns (group, label) pairs.
 ///
@@ -379,10 +403,11 @@ fn link_component(
 ) -> Vec<(u32, u32)> {
     let local = |g: u32| members.binary_search(&g).unwrap_or_default() as u32;
     let n = members.len();
-    let mut sums: Vec<TermVector> = members
-        .iter()
-        .map(|&g| vectors[g as usize].clone())
-        .collect();
+    let mut sums = ClusterSums {
+        merged: vec![None; n],
+        vectors,
+        members,
+    };
     let mut size = vec![1u32; n];
     let mut version = vec![0u32; n];
     let mut alive = vec![true; n];
@@ -446,16 +471,15 @@ fn link_component(
                 let with_a = a_dots
                     .get(&c)
                     .copied()
-                    .unwrap_or_else(|| sparse_dot(&sums[ua], &sums[c as usize]));
+                    .unwrap_or_else(|| sparse_dot(sums.get(ua), sums.get(c as usize)));
                 let with_b = b_dots
                     .get(&c)
                     .copied()
-                    .unwrap_or_else(|| sparse_dot(&sums[ub], &sums[c as usize]));
+                    .unwrap_or_else(|| sparse_dot(sums.get(ub), sums.get(c as usize)));
                 (c, with_a + with_b)
             })
             .collect();
-        let absorbed = std::mem::take(&mut sums[ub]);
-        sums[ua] = sparse_add(&sums[ua], &absorbed);
+        sums.merge(ua, ub);
         size[ua] += size[ub];
         version[ua] += 1;
         for &(c, dot) in &merged_dots {
