@@ -1280,7 +1280,11 @@ mod tests {
         assert_eq!(corpus.rejects[0].line, 2);
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut gz, b"id,text\nx,hello world\n").unwrap();
-        let corpus = read_bytes("feed.csv.gz", &gz.finish().unwrap(), &ReadOptions::default());
+        let corpus = read_bytes(
+            "feed.csv.gz",
+            &gz.finish().unwrap(),
+            &ReadOptions::default(),
+        );
         assert_eq!(corpus.articles[0].id, "x");
     }
 
