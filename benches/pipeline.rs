@@ -12,9 +12,11 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use storyhash::cluster::{self, Edge};
 use storyhash::gen::{write_corpus, GenOptions};
 use storyhash::input::{self, Article, Corpus, ReadOptions};
+use storyhash::keyterms::{self, TermWeights};
 use storyhash::lsh;
 use storyhash::minhash::{Algorithm, MinHasher, Signatures};
 use storyhash::pipeline::{self, NoProgress, Options};
+use storyhash::story::{self, GroupInfo, StoryOptions};
 use storyhash::text::{self, Scratch, ShingleOptions, TokenizedDoc};
 
 fn corpus_size() -> usize {
@@ -155,9 +157,43 @@ fn benches(c: &mut Criterion) {
     });
     group.finish();
 
+    let infos: Vec<GroupInfo> = corpus
+        .articles
+        .iter()
+        .enumerate()
+        .map(|(i, article)| {
+            let first = article.text.lines().next().unwrap_or_default();
+            let headline = keyterms::headline(&article.title, first);
+            GroupInfo {
+                terms: keyterms::extract(headline, article.text.lines(), TermWeights::default(), 1),
+                day: None,
+                order: i as u32,
+            }
+        })
+        .collect();
+    let mut group = c.benchmark_group("stories");
+    group.sample_size(10).throughput(Throughput::Elements(n));
+    group.bench_function("key terms, one thread", |b| {
+        b.iter(|| {
+            corpus
+                .articles
+                .iter()
+                .map(|a| keyterms::extract(&a.title, a.text.lines(), TermWeights::default(), 1))
+                .collect::<Vec<_>>()
+        })
+    });
+    group.bench_function("detect (each article its own group)", |b| {
+        b.iter_batched(
+            || infos.clone(),
+            |mut groups| story::detect_stories(&mut groups, &StoryOptions::default()),
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+
     let mut group = c.benchmark_group("end to end");
     group.sample_size(10).throughput(Throughput::Elements(n));
-    group.bench_function("cluster_corpus (all threads)", |b| {
+    group.bench_function("cluster_corpus, stories on (all threads)", |b| {
         b.iter_batched(
             || Corpus {
                 articles: corpus.articles.clone(),
