@@ -3,7 +3,7 @@
 #   scripts/story-eval.sh [extra cluster options...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=target/release/storyhash
+bin=${BIN:-target/release/storyhash}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 row() { # name docs labels

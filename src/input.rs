@@ -203,6 +203,39 @@ pub struct Corpus {
     pub csv_headers: Vec<Vec<String>>,
 }
 
+/// Where readers deliver records, one at a time in input order. [`Corpus`] keeps them all;
+/// the streaming pipeline hashes each batch and keeps no text.
+pub trait RecordSink {
+    /// A record: an article, or the reject it became. `lossy` when its bytes were not valid
+    /// UTF-8 and were decoded with replacement characters.
+    fn record(&mut self, record: std::result::Result<Article, Reject>, lossy: bool);
+    /// A CSV file's header row; returns the index that [`RawRecord::CsvRow`] refers to.
+    fn csv_header(&mut self, header: Vec<String>) -> usize;
+    /// A new input file starts.
+    fn file_started(&mut self) {}
+}
+
+impl RecordSink for Corpus {
+    fn record(&mut self, record: std::result::Result<Article, Reject>, lossy: bool) {
+        if lossy {
+            self.stats.invalid_utf8 += 1;
+        }
+        match record {
+            Ok(article) => self.articles.push(article),
+            Err(reject) => self.rejects.push(reject),
+        }
+    }
+
+    fn csv_header(&mut self, header: Vec<String>) -> usize {
+        self.csv_headers.push(header);
+        self.csv_headers.len() - 1
+    }
+
+    fn file_started(&mut self) {
+        self.stats.files += 1;
+    }
+}
+
 /// Receives the number of input bytes consumed, for a progress bar.
 pub type ProgressFn<'a> = &'a (dyn Fn(u64) + Sync);
 
@@ -255,6 +288,30 @@ pub fn read_corpus(
         check_strict(&corpus)?;
     }
     Ok(corpus)
+}
+
+/// Reads every input into `sink`, in input order, without keeping anything itself. Fails only
+/// when an input named on the command line cannot be opened. Strict mode and duplicate ids are
+/// the caller's business (see [`duplicate_ids`]).
+pub fn stream_records(
+    inputs: &[PathBuf],
+    opts: &ReadOptions,
+    progress: ProgressFn<'_>,
+    sink: &mut dyn RecordSink,
+) -> Result<()> {
+    let mut sources = Vec::new();
+    for input in inputs {
+        sources.extend(expand_input(input, opts.format)?);
+    }
+    for source in &sources {
+        read_source(source, opts, sink, progress);
+    }
+    Ok(())
+}
+
+/// Whether an input is stdin, which can be read only once.
+pub fn is_stdin(input: &Path) -> bool {
+    input.as_os_str() == "-"
 }
 
 fn check_strict(corpus: &Corpus) -> Result<()> {
@@ -378,11 +435,16 @@ fn open_source<'a>(source: &Source, progress: ProgressFn<'a>) -> io::Result<Box<
     Ok(Box::new(BufReader::with_capacity(1 << 16, counted)))
 }
 
-fn read_source(source: &Source, opts: &ReadOptions, corpus: &mut Corpus, progress: ProgressFn<'_>) {
-    corpus.stats.files += 1;
+fn read_source(
+    source: &Source,
+    opts: &ReadOptions,
+    sink: &mut dyn RecordSink,
+    progress: ProgressFn<'_>,
+) {
+    sink.file_started();
     match open_source(source, progress) {
-        Ok(stream) => read_stream(source, stream, opts, corpus),
-        Err(err) => push_unreadable(corpus, source, 0, &err.to_string()),
+        Ok(stream) => read_stream(source, stream, opts, sink),
+        Err(err) => push_unreadable(sink, source, 0, &err.to_string()),
     }
 }
 
@@ -391,22 +453,22 @@ fn read_stream(
     source: &Source,
     mut stream: Box<dyn BufRead + '_>,
     opts: &ReadOptions,
-    corpus: &mut Corpus,
+    sink: &mut dyn RecordSink,
 ) {
     let format = match source.format {
         Some(format) => format,
         None => match sniff_format(&mut stream) {
             Ok(format) => format,
             Err(err) => {
-                push_unreadable(corpus, source, 0, &err.to_string());
+                push_unreadable(sink, source, 0, &err.to_string());
                 return;
             }
         },
     };
     match format {
-        Format::Jsonl => read_jsonl(source, stream, opts, corpus),
-        Format::Csv => read_csv(source, stream, opts, corpus),
-        Format::Text | Format::Html => read_whole_file(source, stream, format, opts, corpus),
+        Format::Jsonl => read_jsonl(source, stream, opts, sink),
+        Format::Csv => read_csv(source, stream, opts, sink),
+        Format::Text | Format::Html => read_whole_file(source, stream, format, opts, sink),
     }
 }
 
@@ -444,13 +506,14 @@ fn sniff_format(stream: &mut Box<dyn BufRead + '_>) -> io::Result<Format> {
     })
 }
 
-fn push_unreadable(corpus: &mut Corpus, source: &Source, line: u64, message: &str) {
-    corpus.rejects.push(Reject {
+fn push_unreadable(sink: &mut dyn RecordSink, source: &Source, line: u64, message: &str) {
+    let reject = Reject {
         file: source.display.to_string(),
         line,
         id: String::new(),
         reason: RejectReason::Unreadable(message.to_string()),
-    });
+    };
+    sink.record(Err(reject), false);
 }
 
 /// Decodes bytes as UTF-8, lossily when needed. The flag says whether bytes were replaced.
@@ -468,7 +531,7 @@ fn read_jsonl(
     source: &Source,
     mut stream: Box<dyn BufRead + '_>,
     opts: &ReadOptions,
-    corpus: &mut Corpus,
+    sink: &mut dyn RecordSink,
 ) {
     let mut line_no: u64 = 0;
     let mut chunk: Vec<(u64, Vec<u8>)> = Vec::new();
@@ -483,16 +546,16 @@ fn read_jsonl(
                 chunk.push((line_no, line));
             }
             Err(err) => {
-                push_unreadable(corpus, source, line_no + 1, &format!("read error: {err}"));
+                push_unreadable(sink, source, line_no + 1, &format!("read error: {err}"));
                 break;
             }
         }
         if chunk_bytes >= CHUNK_BYTES {
-            parse_jsonl_chunk(source, std::mem::take(&mut chunk), opts, corpus);
+            parse_jsonl_chunk(source, std::mem::take(&mut chunk), opts, sink);
             chunk_bytes = 0;
         }
     }
-    parse_jsonl_chunk(source, chunk, opts, corpus);
+    parse_jsonl_chunk(source, chunk, opts, sink);
 }
 
 /// The outcome of parsing one record.
@@ -505,24 +568,14 @@ fn parse_jsonl_chunk(
     source: &Source,
     chunk: Vec<(u64, Vec<u8>)>,
     opts: &ReadOptions,
-    corpus: &mut Corpus,
+    sink: &mut dyn RecordSink,
 ) {
     let parsed: Vec<Option<Parsed>> = chunk
         .into_par_iter()
         .map(|(line, bytes)| parse_jsonl_line(source, line, bytes, opts))
         .collect();
     for record in parsed.into_iter().flatten() {
-        push_parsed(corpus, record);
-    }
-}
-
-fn push_parsed(corpus: &mut Corpus, parsed: Parsed) {
-    if parsed.lossy {
-        corpus.stats.invalid_utf8 += 1;
-    }
-    match parsed.record {
-        Ok(article) => corpus.articles.push(article),
-        Err(reject) => corpus.rejects.push(reject),
+        sink.record(record.record, record.lossy);
     }
 }
 
@@ -782,7 +835,7 @@ fn read_csv(
     source: &Source,
     stream: Box<dyn BufRead + '_>,
     opts: &ReadOptions,
-    corpus: &mut Corpus,
+    sink: &mut dyn RecordSink,
 ) {
     let stream = CrlfToLf {
         inner: stream,
@@ -801,7 +854,7 @@ fn read_csv(
             .collect(),
         Ok(false) => return, // an empty file holds no records
         Err(err) => {
-            push_unreadable(corpus, source, 1, &format!("CSV header: {err}"));
+            push_unreadable(sink, source, 1, &format!("CSV header: {err}"));
             return;
         }
     };
@@ -823,8 +876,7 @@ fn read_csv(
         .rev() // the first of two same-named columns wins
         .map(|(i, name)| (name.clone(), i))
         .collect();
-    corpus.csv_headers.push(header.clone());
-    let header_index = corpus.csv_headers.len() - 1;
+    let header_index = sink.csv_header(header.clone());
     loop {
         let line = reader.position().line() + 1;
         match reader.read_byte_record(&mut record) {
@@ -833,17 +885,20 @@ fn read_csv(
                 let line = record.position().map_or(line, |p| p.line());
                 let parsed =
                     parse_csv_row(source, line, &record, &header, &columns, header_index, opts);
-                push_parsed(corpus, parsed);
+                sink.record(parsed.record, parsed.lossy);
             }
             Err(err) => {
                 let fatal = matches!(err.kind(), csv::ErrorKind::Io(_));
                 let line = err.position().map_or(line, |p| p.line());
-                corpus.rejects.push(Reject {
-                    file: source.display.to_string(),
-                    line,
-                    id: String::new(),
-                    reason: RejectReason::InvalidCsv(err.to_string()),
-                });
+                sink.record(
+                    Err(Reject {
+                        file: source.display.to_string(),
+                        line,
+                        id: String::new(),
+                        reason: RejectReason::InvalidCsv(err.to_string()),
+                    }),
+                    false,
+                );
                 if fatal {
                     break;
                 }
@@ -919,11 +974,11 @@ fn read_whole_file(
     mut stream: Box<dyn BufRead + '_>,
     format: Format,
     opts: &ReadOptions,
-    corpus: &mut Corpus,
+    sink: &mut dyn RecordSink,
 ) {
     let mut bytes = Vec::new();
     if let Err(err) = stream.read_to_end(&mut bytes) {
-        push_unreadable(corpus, source, 0, &format!("read error: {err}"));
+        push_unreadable(sink, source, 0, &format!("read error: {err}"));
         return;
     }
     let (content, lossy) = decode(bytes);
@@ -957,13 +1012,7 @@ fn read_whole_file(
             }),
         })
     };
-    push_parsed(
-        corpus,
-        Parsed {
-            record: parsed,
-            lossy,
-        },
-    );
+    sink.record(parsed, lossy);
 }
 
 /// Plain text and Markdown: the first non-empty line is the title; the whole file is the text.

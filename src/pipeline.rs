@@ -18,7 +18,8 @@ use rayon::prelude::*;
 use crate::cluster::{self, DupGroup, Edge, RankKey, Story};
 use crate::error::{Error, Result};
 use crate::input::{
-    self, Article, Corpus, DateKey, Format, RawRecord, ReadOptions, ReadStats, Reject, RejectReason,
+    self, Article, Corpus, DateKey, Format, RawRecord, ReadOptions, ReadStats, RecordSink, Reject,
+    RejectReason,
 };
 use crate::keyterms::{self, DocTerms, TermWeights};
 use crate::lsh::{self, LshParams};
@@ -163,6 +164,23 @@ impl ArticleMeta {
         }
     }
 
+    /// The metadata of an article that stays in memory: the small fields are copied, the raw
+    /// record (which can be as large as the text) moves.
+    fn from_kept(article: &mut Article) -> ArticleMeta {
+        ArticleMeta {
+            date_key: DateKey::parse(&article.date),
+            text_len: article.text.len(),
+            id: article.id.clone(),
+            title: article.title.clone(),
+            date: article.date.clone(),
+            url: article.url.clone(),
+            source: article.source.clone(),
+            origin: article.origin.clone(),
+            format: article.format,
+            raw: article.raw.take(),
+        }
+    }
+
     pub fn rank_key(&self) -> RankKey<'_> {
         RankKey {
             date: self.date_key,
@@ -211,12 +229,25 @@ pub struct Clustering {
 }
 
 /// Reads the inputs and clusters them.
+///
+/// Files are read twice and no article text is kept: the first pass signs every article and
+/// keeps its metadata and line hashes; after boilerplate is known, the second pass re-reads the
+/// files to re-sign the articles that had boilerplate and to extract key terms. Memory grows
+/// with the number of articles, not with their text. Stdin (readable once), `dedup` (which writes
+/// records back) and `--verify exact` (which needs shingle sets) keep the articles in memory.
 pub fn run(inputs: &[PathBuf], opts: &Options, progress: &dyn Progress) -> Result<Clustering> {
     let start = Instant::now();
     opts.validate()?;
+    let hasher = MinHasher::new(opts.num_perm, opts.shingle.seed, opts.algorithm);
+    let in_memory = inputs.iter().any(|i| input::is_stdin(i))
+        || opts.read.keep_raw
+        || opts.verify == Verify::Exact;
     progress.stage("reading");
-    let corpus = input::read_corpus(inputs, &opts.read, &|n| progress.bytes(n))?;
-    let mut clustering = cluster_corpus(corpus, opts, progress)?;
+    let mut signer = Signer::new(opts, &hasher, progress, in_memory);
+    input::stream_records(inputs, &opts.read, &|n| progress.bytes(n), &mut signer)?;
+    let first = signer.finish()?;
+    let replay = if in_memory { None } else { Some(inputs) };
+    let mut clustering = cluster_first_pass(first, replay, &hasher, opts, progress)?;
     clustering.stats.seconds = start.elapsed().as_secs_f64();
     Ok(clustering)
 }
@@ -228,85 +259,423 @@ pub fn cluster_corpus(
     progress: &dyn Progress,
 ) -> Result<Clustering> {
     let start = Instant::now();
-    let params = opts.validate()?;
-    let Corpus {
-        mut articles,
-        mut rejects,
-        stats: read_stats,
-        csv_headers,
-    } = corpus;
+    opts.validate()?;
     let hasher = MinHasher::new(opts.num_perm, opts.shingle.seed, opts.algorithm);
+    let mut signer = Signer::new(opts, &hasher, progress, true);
+    signer.first.rejects = corpus.rejects;
+    signer.first.read_stats = corpus.stats;
+    signer.first.csv_headers = corpus.csv_headers;
+    for article in corpus.articles {
+        signer.record(Ok(article), false);
+    }
+    let first = signer.finish()?;
+    let mut clustering = cluster_first_pass(first, None, &hasher, opts, progress)?;
+    clustering.stats.seconds = start.elapsed().as_secs_f64();
+    Ok(clustering)
+}
 
-    progress.stage("signatures");
-    let (mut signatures, line_hashes) = sign_all(&articles, &opts.shingle, &hasher, None, progress);
-    let line_hashes = drop_wordless(&mut articles, &mut signatures, line_hashes, &mut rejects);
-    let capped_articles = articles
-        .iter()
-        .filter(|a| a.text.len() > opts.shingle.max_doc_bytes)
-        .count();
+/// What the first pass keeps of every article (everything but its text), index-aligned.
+#[derive(Default)]
+struct FirstPass {
+    metas: Vec<ArticleMeta>,
+    /// Signatures, `num_perm` values per article.
+    values: Vec<u32>,
+    line_hashes: Vec<Vec<u64>>,
+    /// The articles themselves, in memory mode only.
+    kept: Option<Vec<Article>>,
+    rejects: Vec<Reject>,
+    read_stats: ReadStats,
+    csv_headers: Vec<Vec<String>>,
+    capped_articles: usize,
+}
 
-    let mut stats = RunStats::default();
+impl FirstPass {
+    /// Keeps the articles whose `keep` flag is set, in all the aligned vectors.
+    fn retain(&mut self, keep: &[bool], num_perm: usize) {
+        let mut index = 0..;
+        self.metas
+            .retain(|_| keep[index.next().unwrap_or_default()]);
+        let mut index = 0..;
+        self.line_hashes
+            .retain(|_| keep[index.next().unwrap_or_default()]);
+        if let Some(kept) = &mut self.kept {
+            let mut index = 0..;
+            kept.retain(|_| keep[index.next().unwrap_or_default()]);
+        }
+        let values = std::mem::take(&mut self.values);
+        self.values = values
+            .chunks(num_perm)
+            .zip(keep)
+            .filter(|(_, &k)| k)
+            .flat_map(|(signature, _)| signature.iter().copied())
+            .collect();
+    }
+}
+
+/// Articles are signed in batches of about this much text, in parallel, while reading.
+const BATCH_BYTES: usize = 16 << 20;
+const BATCH_ARTICLES: usize = 8192;
+
+/// The first pass, as the readers' record sink: signs each batch of articles in parallel and
+/// keeps their metadata, signatures and line hashes (and the articles, in memory mode).
+struct Signer<'a> {
+    opts: &'a Options,
+    hasher: &'a MinHasher,
+    progress: &'a dyn Progress,
+    batch: Vec<Article>,
+    batch_bytes: usize,
+    first: FirstPass,
+}
+
+impl<'a> Signer<'a> {
+    fn new(
+        opts: &'a Options,
+        hasher: &'a MinHasher,
+        progress: &'a dyn Progress,
+        in_memory: bool,
+    ) -> Self {
+        Signer {
+            opts,
+            hasher,
+            progress,
+            batch: Vec::new(),
+            batch_bytes: 0,
+            first: FirstPass {
+                kept: in_memory.then(Vec::new),
+                ..FirstPass::default()
+            },
+        }
+    }
+
+    fn flush(&mut self) {
+        let batch = std::mem::take(&mut self.batch);
+        self.batch_bytes = 0;
+        let k = self.hasher.num_perm();
+        let mut values = vec![0u32; batch.len() * k];
+        let (opts, hasher, progress) = (self.opts, self.hasher, self.progress);
+        let line_hashes: Vec<Vec<u64>> = values
+            .par_chunks_mut(k)
+            .zip(batch.par_iter())
+            .map_init(Worker::default, |worker, (signature, article)| {
+                worker.sign(&article.text, &opts.shingle, hasher, None, signature);
+                progress.articles(1);
+                if worker.doc.tokens.is_empty() {
+                    return Vec::new(); // no words: rejected below
+                }
+                worker.doc.line_hashes.clone()
+            })
+            .collect();
+        let first = &mut self.first;
+        for ((mut article, lines), signature) in
+            batch.into_iter().zip(line_hashes).zip(values.chunks(k))
+        {
+            if lines.is_empty() {
+                first.rejects.push(Reject {
+                    file: article.origin.file.to_string(),
+                    line: article.origin.line,
+                    id: article.id,
+                    reason: RejectReason::NoWords,
+                });
+                continue;
+            }
+            if article.text.len() > opts.shingle.max_doc_bytes {
+                first.capped_articles += 1;
+            }
+            first.values.extend_from_slice(signature);
+            first.line_hashes.push(lines);
+            match &mut first.kept {
+                Some(kept) => {
+                    first.metas.push(ArticleMeta::from_kept(&mut article));
+                    kept.push(article);
+                }
+                None => first.metas.push(ArticleMeta::from_article(article)),
+            }
+        }
+    }
+
+    /// Ends the first pass: signs the last batch, rejects duplicate ids (the first one read
+    /// stays), and applies `--strict`.
+    fn finish(mut self) -> Result<FirstPass> {
+        self.flush();
+        let mut first = self.first;
+        let mut first_seen: ahash::AHashMap<&str, usize> =
+            ahash::AHashMap::with_capacity(first.metas.len());
+        let mut keep = vec![true; first.metas.len()];
+        let mut duplicates = Vec::new();
+        for (doc, meta) in first.metas.iter().enumerate() {
+            match first_seen.get(meta.id.as_str()) {
+                Some(&original) => {
+                    keep[doc] = false;
+                    let original = &first.metas[original].origin;
+                    duplicates.push(Reject {
+                        file: meta.origin.file.to_string(),
+                        line: meta.origin.line,
+                        id: meta.id.clone(),
+                        reason: RejectReason::DuplicateId {
+                            first: format!("{}:{}", original.file, original.line),
+                        },
+                    });
+                }
+                None => {
+                    first_seen.insert(&meta.id, doc);
+                }
+            }
+        }
+        drop(first_seen);
+        if !duplicates.is_empty() {
+            first.rejects.extend(duplicates);
+            first.retain(&keep, self.hasher.num_perm());
+        }
+        if self.opts.read.strict {
+            if let Some(reject) = first.rejects.first() {
+                return Err(Error::Strict {
+                    file: reject.file.clone(),
+                    line: reject.line,
+                    reason: reject.reason.to_string(),
+                });
+            }
+        }
+        Ok(first)
+    }
+}
+
+impl RecordSink for Signer<'_> {
+    fn record(&mut self, record: std::result::Result<Article, Reject>, lossy: bool) {
+        if lossy {
+            self.first.read_stats.invalid_utf8 += 1;
+        }
+        match record {
+            Err(reject) => self.first.rejects.push(reject),
+            Ok(article) => {
+                self.batch_bytes += article.text.len().min(self.opts.shingle.max_doc_bytes);
+                self.batch.push(article);
+                if self.batch_bytes >= BATCH_BYTES || self.batch.len() >= BATCH_ARTICLES {
+                    self.flush();
+                }
+            }
+        }
+    }
+
+    fn csv_header(&mut self, header: Vec<String>) -> usize {
+        self.first.csv_headers.push(header);
+        self.first.csv_headers.len() - 1
+    }
+
+    fn file_started(&mut self) {
+        self.first.read_stats.files += 1;
+    }
+}
+
+/// What the second pass needs to know, shared by its workers.
+struct SecondPass<'a> {
+    line_hashes: &'a [Vec<u64>],
+    boilerplate: &'a BoilerplateLines,
+    hasher: &'a MinHasher,
+    opts: &'a Options,
+    stories: bool,
+}
+
+/// The second pass's result for one article: a signature without boilerplate (when it had
+/// boilerplate and words besides) and its key terms (when stories are on).
+struct Revisit {
+    doc: usize,
+    signature: Option<Vec<u32>>,
+    terms: Option<DocTerms>,
+}
+
+impl SecondPass<'_> {
+    fn needed(&self) -> bool {
+        self.stories || !self.boilerplate.is_empty()
+    }
+
+    fn process(&self, batch: &[(usize, &Article)]) -> Vec<Revisit> {
+        batch
+            .par_iter()
+            .map_init(Worker::default, |worker, &(doc, article)| {
+                let has_boilerplate = self.line_hashes[doc]
+                    .iter()
+                    .any(|&line| self.boilerplate.contains(line));
+                let signature = has_boilerplate
+                    .then(|| {
+                        let mut fresh = vec![0u32; self.hasher.num_perm()];
+                        worker.sign(
+                            &article.text,
+                            &self.opts.shingle,
+                            self.hasher,
+                            Some(self.boilerplate),
+                            &mut fresh,
+                        );
+                        (!worker.doc.tokens.is_empty()).then_some(fresh)
+                    })
+                    .flatten();
+                let terms = self.stories.then(|| {
+                    let mut terms =
+                        article_terms(article, self.boilerplate, self.opts, &mut worker.scratch);
+                    story::keep_top_labels(&mut terms);
+                    terms
+                });
+                Revisit {
+                    doc,
+                    signature,
+                    terms,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The second pass over re-read files: matches each record to its first-pass article by origin
+/// (rejected records were dropped from the first pass and are skipped here).
+struct Replayer<'a> {
+    pass: &'a SecondPass<'a>,
+    metas: &'a [ArticleMeta],
+    next: usize,
+    batch: Vec<(usize, Article)>,
+    batch_bytes: usize,
+    results: Vec<Revisit>,
+}
+
+impl Replayer<'_> {
+    fn flush(&mut self) {
+        let batch = std::mem::take(&mut self.batch);
+        self.batch_bytes = 0;
+        let refs: Vec<(usize, &Article)> = batch.iter().map(|(doc, a)| (*doc, a)).collect();
+        self.results.extend(self.pass.process(&refs));
+    }
+}
+
+impl RecordSink for Replayer<'_> {
+    fn record(&mut self, record: std::result::Result<Article, Reject>, _lossy: bool) {
+        let Ok(article) = record else {
+            return;
+        };
+        let Some(meta) = self.metas.get(self.next) else {
+            return;
+        };
+        if meta.origin != article.origin {
+            return;
+        }
+        self.batch_bytes += article.text.len();
+        self.batch.push((self.next, article));
+        self.next += 1;
+        if self.batch_bytes >= BATCH_BYTES || self.batch.len() >= BATCH_ARTICLES {
+            self.flush();
+        }
+    }
+
+    fn csv_header(&mut self, _header: Vec<String>) -> usize {
+        0
+    }
+}
+
+/// Everything after the first pass: boilerplate, the second pass, near-duplicates, stories.
+/// `replay` is the inputs to re-read for the second pass, or `None` when the articles are kept.
+fn cluster_first_pass(
+    mut first: FirstPass,
+    replay: Option<&[PathBuf]>,
+    hasher: &MinHasher,
+    opts: &Options,
+    progress: &dyn Progress,
+) -> Result<Clustering> {
+    let params = opts.validate()?;
+    let k = hasher.num_perm();
+    let mut signatures = Signatures::new(k, std::mem::take(&mut first.values));
     let boilerplate = if opts.boilerplate {
         progress.stage("boilerplate");
-        find_boilerplate(&signatures, &line_hashes, opts)
+        find_boilerplate(&signatures, &first.line_hashes, opts)
     } else {
         BoilerplateLines::default()
     };
-    stats.boilerplate_lines = boilerplate.len();
-    stats.articles_with_boilerplate = resign_without(
-        &articles,
-        &line_hashes,
-        &boilerplate,
-        &hasher,
+    let second = SecondPass {
+        line_hashes: &first.line_hashes,
+        boilerplate: &boilerplate,
+        hasher,
         opts,
-        &mut signatures,
-    );
-    drop(line_hashes);
+        stories: opts.stories.is_some(),
+    };
+    let mut revisits = Vec::new();
+    if second.needed() {
+        progress.stage("second pass");
+        revisits = match (&first.kept, replay) {
+            (Some(kept), _) => {
+                let refs: Vec<(usize, &Article)> = kept.iter().enumerate().collect();
+                refs.chunks(BATCH_ARTICLES)
+                    .flat_map(|chunk| second.process(chunk))
+                    .collect()
+            }
+            (None, Some(inputs)) => {
+                let mut replayer = Replayer {
+                    pass: &second,
+                    metas: &first.metas,
+                    next: 0,
+                    batch: Vec::new(),
+                    batch_bytes: 0,
+                    results: Vec::new(),
+                };
+                input::stream_records(inputs, &opts.read, &|n| progress.bytes(n), &mut replayer)?;
+                replayer.flush();
+                replayer.results
+            }
+            (None, None) => Vec::new(),
+        };
+    }
+    let mut stats = RunStats {
+        boilerplate_lines: boilerplate.len(),
+        ..RunStats::default()
+    };
+    let mut doc_terms: Vec<DocTerms> = Vec::new();
+    if second.stories {
+        doc_terms = vec![DocTerms::default(); first.metas.len()];
+    }
+    for revisit in revisits {
+        if let Some(signature) = revisit.signature {
+            signatures.values_mut()[revisit.doc * k..(revisit.doc + 1) * k]
+                .copy_from_slice(&signature);
+            stats.articles_with_boilerplate += 1;
+        }
+        if let Some(terms) = revisit.terms {
+            doc_terms[revisit.doc] = terms;
+        }
+    }
+    first.line_hashes = Vec::new();
 
     progress.stage("near-duplicates");
-    let (edges, candidate_pairs) =
-        near_duplicate_edges(&articles, &signatures, &boilerplate, params, opts);
-    let date_keys: Vec<Option<DateKey>> =
-        articles.iter().map(|a| DateKey::parse(&a.date)).collect();
-    let rank_key = |doc: u32| RankKey {
-        date: date_keys[doc as usize],
-        text_len: articles[doc as usize].text.len(),
-        id: &articles[doc as usize].id,
-    };
-    let dup_groups = cluster::dup_groups(articles.len(), &edges, rank_key);
+    let (edges, candidate_pairs) = near_duplicate_edges(
+        first.kept.as_deref(),
+        &signatures,
+        &boilerplate,
+        params,
+        opts,
+    );
+    let metas = std::mem::take(&mut first.metas);
+    let dup_groups = cluster::dup_groups(metas.len(), &edges, |doc| metas[doc as usize].rank_key());
     let (stories, story_keywords) = match &opts.stories {
         Some(story_opts) => {
             progress.stage("stories");
-            let mut infos = group_infos(&articles, &dup_groups, &boilerplate, &date_keys, opts);
+            let mut infos = group_infos(doc_terms, &dup_groups, &metas);
             detect_stories(&mut infos, &dup_groups, story_opts)
         }
         None => (cluster::one_story_per_group(&dup_groups), Vec::new()),
     };
-    drop(boilerplate);
-    let articles: Vec<ArticleMeta> = articles
-        .into_iter()
-        .map(ArticleMeta::from_article)
-        .collect();
-
     let (dup_of, story_of, similarity) =
-        assignments(articles.len(), &dup_groups, &stories, &signatures);
+        assignments(metas.len(), &dup_groups, &stories, &signatures);
+    let mut rejects = first.rejects;
     rejects.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
-    stats = RunStats {
-        articles: articles.len(),
+    let stats = RunStats {
+        articles: metas.len(),
         rejected: rejects.len(),
-        read: read_stats,
+        read: first.read_stats,
         lsh: Some(params),
-        capped_articles,
+        capped_articles: first.capped_articles,
         candidate_pairs,
         edges: edges.len(),
         dup_groups: dup_groups.len(),
         largest_group: dup_groups.first().map_or(0, |g| g.members.len()),
         stories: stories.len(),
-        seconds: start.elapsed().as_secs_f64(),
         ..stats
     };
     Ok(Clustering {
-        articles,
+        articles: metas,
         rejects,
         dup_groups,
         stories,
@@ -314,34 +683,9 @@ pub fn cluster_corpus(
         story_of,
         similarity,
         story_keywords,
-        csv_headers,
+        csv_headers: first.csv_headers,
         stats,
     })
-}
-
-/// Signs every article in parallel; returns the signatures and each article's line hashes.
-fn sign_all(
-    articles: &[Article],
-    shingle: &ShingleOptions,
-    hasher: &MinHasher,
-    skip: Option<&BoilerplateLines>,
-    progress: &dyn Progress,
-) -> (Signatures, Vec<Vec<u64>>) {
-    let k = hasher.num_perm();
-    let mut values = vec![0u32; articles.len() * k];
-    let line_hashes: Vec<Vec<u64>> = values
-        .par_chunks_mut(k)
-        .zip(articles.par_iter())
-        .map_init(Worker::default, |worker, (signature, article)| {
-            worker.sign(&article.text, shingle, hasher, skip, signature);
-            progress.articles(1);
-            if worker.doc.tokens.is_empty() {
-                return Vec::new(); // no words: rejected by the caller
-            }
-            worker.doc.line_hashes.clone()
-        })
-        .collect();
-    (Signatures::new(k, values), line_hashes)
 }
 
 /// Per-thread buffers, reused from one article to the next.
@@ -370,41 +714,6 @@ impl Worker {
         );
         hasher.sign(&self.shingles, signature);
     }
-}
-
-/// Moves articles without a single word (only punctuation or symbols) to the rejects, and
-/// returns the line hashes of the articles that stay.
-fn drop_wordless(
-    articles: &mut Vec<Article>,
-    signatures: &mut Signatures,
-    line_hashes: Vec<Vec<u64>>,
-    rejects: &mut Vec<Reject>,
-) -> Vec<Vec<u64>> {
-    let wordless: Vec<bool> = line_hashes.iter().map(Vec::is_empty).collect();
-    if !wordless.contains(&true) {
-        return line_hashes;
-    }
-    let k = signatures.num_perm();
-    let mut kept_values = Vec::with_capacity(signatures.len() * k);
-    let mut kept_lines = Vec::with_capacity(line_hashes.len());
-    let mut kept_articles = Vec::with_capacity(articles.len());
-    for (doc, (article, lines)) in articles.drain(..).zip(line_hashes).enumerate() {
-        if wordless[doc] {
-            rejects.push(Reject {
-                file: article.origin.file.to_string(),
-                line: article.origin.line,
-                id: article.id,
-                reason: RejectReason::NoWords,
-            });
-            continue;
-        }
-        kept_values.extend_from_slice(signatures.get(doc));
-        kept_lines.push(lines);
-        kept_articles.push(article);
-    }
-    *articles = kept_articles;
-    *signatures = Signatures::new(k, kept_values);
-    kept_lines
 }
 
 /// Lines that recur in at least `boilerplate_min_groups` different loose groups.
@@ -441,44 +750,6 @@ fn find_boilerplate(
     BoilerplateLines::new(boilerplate)
 }
 
-/// Re-signs the articles that contain boilerplate, without it. An article that is nothing but
-/// boilerplate keeps its full-text signature. Returns how many articles had boilerplate.
-fn resign_without(
-    articles: &[Article],
-    line_hashes: &[Vec<u64>],
-    boilerplate: &BoilerplateLines,
-    hasher: &MinHasher,
-    opts: &Options,
-    signatures: &mut Signatures,
-) -> usize {
-    if boilerplate.is_empty() {
-        return 0;
-    }
-    let k = hasher.num_perm();
-    signatures
-        .values_mut()
-        .par_chunks_mut(k)
-        .zip(articles.par_iter().zip(line_hashes.par_iter()))
-        .map_init(Worker::default, |worker, (signature, (article, lines))| {
-            if !lines.iter().any(|&line| boilerplate.contains(line)) {
-                return 0;
-            }
-            let mut fresh = vec![0u32; k];
-            worker.sign(
-                &article.text,
-                &opts.shingle,
-                hasher,
-                Some(boilerplate),
-                &mut fresh,
-            );
-            if !worker.doc.tokens.is_empty() {
-                signature.copy_from_slice(&fresh);
-            }
-            1
-        })
-        .sum()
-}
-
 fn verified_edge(signatures: &Signatures, a: u32, b: u32, threshold: f64) -> Option<Edge> {
     let similarity = signatures.similarity(a as usize, b as usize);
     (similarity >= threshold).then_some(Edge {
@@ -493,7 +764,7 @@ fn verified_edge(signatures: &Signatures, a: u32, b: u32, threshold: f64) -> Opt
 /// Articles with identical signatures are joined directly (one of them enters the LSH), so that
 /// a thousand copies of one page cost one bucket entry instead of a hot bucket.
 fn near_duplicate_edges(
-    articles: &[Article],
+    articles: Option<&[Article]>,
     signatures: &Signatures,
     boilerplate: &BoilerplateLines,
     params: LshParams,
@@ -526,7 +797,10 @@ fn near_duplicate_edges(
             .into_par_iter()
             .filter_map(|(a, b)| verified_edge(signatures, a, b, opts.threshold))
             .collect(),
-        Verify::Exact => exact_edges(articles, &candidates, boilerplate, opts),
+        Verify::Exact => match articles {
+            Some(articles) => exact_edges(articles, &candidates, boilerplate, opts),
+            None => Vec::new(), // run() keeps the articles whenever --verify exact is set
+        },
     };
     edges.extend(verified);
     (edges, candidate_count)
@@ -569,36 +843,37 @@ fn exact_edges(
         .collect()
 }
 
-/// Key terms of every dup group (articles' lines without boilerplate), in parallel.
+/// Key terms of every dup group: its articles' terms merged, in parallel.
 fn group_infos(
-    articles: &[Article],
+    mut doc_terms: Vec<DocTerms>,
     groups: &[DupGroup],
-    boilerplate: &BoilerplateLines,
-    date_keys: &[Option<DateKey>],
-    opts: &Options,
+    metas: &[ArticleMeta],
 ) -> Vec<GroupInfo> {
     // Date order of the groups' canonical articles (undated last, then group number).
-    let canonical_date = |g: u32| date_keys[groups[g as usize].canonical() as usize];
+    let canonical_date = |g: u32| metas[groups[g as usize].canonical() as usize].date_key;
     let mut order: Vec<u32> = (0..groups.len() as u32).collect();
     order.sort_by_key(|&g| (canonical_date(g).is_none(), canonical_date(g), g));
     let mut rank = vec![0u32; groups.len()];
     for (position, &g) in order.iter().enumerate() {
         rank[g as usize] = position as u32;
     }
-    groups
-        .par_iter()
-        .enumerate()
-        .map_init(Scratch::default, |scratch, (g, group)| {
-            let members: Vec<DocTerms> = group
+    let members: Vec<Vec<DocTerms>> = groups
+        .iter()
+        .map(|group| {
+            group
                 .members
                 .iter()
-                .map(|&doc| article_terms(&articles[doc as usize], boilerplate, opts, scratch))
-                .collect();
-            GroupInfo {
-                terms: story::merge_terms(&members),
-                day: canonical_date(g as u32).map(DateKey::days),
-                order: rank[g],
-            }
+                .map(|&doc| std::mem::take(&mut doc_terms[doc as usize]))
+                .collect()
+        })
+        .collect();
+    members
+        .into_par_iter()
+        .enumerate()
+        .map(|(g, terms)| GroupInfo {
+            terms: story::merge_terms(&terms),
+            day: canonical_date(g as u32).map(DateKey::days),
+            order: rank[g],
         })
         .collect()
 }

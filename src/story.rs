@@ -109,6 +109,22 @@ pub fn merge_terms(members: &[DocTerms]) -> DocTerms {
     DocTerms { scores, labels }
 }
 
+/// Drops the display forms of all but an article's heaviest terms (memory: only those can
+/// become keywords).
+pub fn keep_top_labels(terms: &mut DocTerms) {
+    if terms.labels.len() <= LABELLED_TERMS {
+        return;
+    }
+    let mut ranked: Vec<(u64, f32)> = terms.scores.clone();
+    ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let top: ahash::AHashSet<u64> = ranked
+        .iter()
+        .take(LABELLED_TERMS)
+        .map(|&(hash, _)| hash)
+        .collect();
+    terms.labels.retain(|(hash, _)| top.contains(hash));
+}
+
 /// Terms per dup group whose display form is kept for the `keywords` column.
 const LABELLED_TERMS: usize = 40;
 
@@ -136,15 +152,6 @@ pub fn tfidf_vectors(groups: &[GroupInfo]) -> Vec<TermVector> {
                     (hash, (1.0 + score).ln() * idf)
                 })
                 .collect();
-            let keep: usize = std::env::var("KEEP")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(100000);
-            if vector.len() > keep {
-                vector.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-                vector.truncate(keep);
-                vector.sort_unstable_by_key(|&(hash, _)| hash);
-            }
             normalize(&mut vector);
             vector
         })

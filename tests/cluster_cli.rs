@@ -290,3 +290,24 @@ fn summary_line_reports_counts() {
     assert!(text.contains("dup groups (largest"), "{text}");
     assert!(text.contains("boilerplate lines dropped"), "{text}");
 }
+
+#[test]
+fn streaming_files_and_in_memory_stdin_give_the_same_result() {
+    // Files are read twice without keeping text; stdin is held in memory: same answer.
+    let input = repo("data/demo/articles.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let from_file = dir.path().join("file");
+    assert!(cluster(&[&input], &from_file, &["--quiet"])
+        .status
+        .success());
+    let from_stdin = dir.path().join("stdin");
+    let output = common::bin()
+        .args(["cluster", "-", "--quiet", "--out"])
+        .arg(&from_stdin)
+        .stdin(std::fs::File::open(&input).unwrap())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    // Ids and grouping are identical; only the file column of rejects could differ (none here).
+    assert_eq!(outputs(&from_file), outputs(&from_stdin));
+}
