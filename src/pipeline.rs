@@ -511,7 +511,7 @@ impl SecondPass<'_> {
                 let terms = self.stories.then(|| {
                     let mut terms =
                         article_terms(article, self.boilerplate, self.opts, &mut worker.scratch);
-                    story::keep_top_labels(&mut terms);
+                    story::trim_terms(&mut terms);
                     terms
                 });
                 Revisit {

@@ -109,21 +109,31 @@ pub fn merge_terms(members: &[DocTerms]) -> DocTerms {
     DocTerms { scores, labels }
 }
 
-/// Drops the display forms of all but an article's heaviest terms (memory: only those can
-/// become keywords).
-pub fn keep_top_labels(terms: &mut DocTerms) {
-    if terms.labels.len() <= LABELLED_TERMS {
-        return;
-    }
-    let mut ranked: Vec<(u64, f32)> = terms.scores.clone();
+/// Bounds what one article contributes to story detection: its [`MAX_ARTICLE_TERMS`] heaviest
+/// terms, and display forms for its [`LABELLED_TERMS`] heaviest (only those can become
+/// keywords). A news article rarely has more distinct terms than that; a giant page would
+/// otherwise cost memory and time in proportion to its size.
+pub fn trim_terms(terms: &mut DocTerms) {
+    let mut ranked: Vec<(u64, f32)> = std::mem::take(&mut terms.scores);
     ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    let top: ahash::AHashSet<u64> = ranked
-        .iter()
-        .take(LABELLED_TERMS)
-        .map(|&(hash, _)| hash)
-        .collect();
-    terms.labels.retain(|(hash, _)| top.contains(hash));
+    ranked.truncate(MAX_ARTICLE_TERMS);
+    if terms.labels.len() > LABELLED_TERMS {
+        let top: ahash::AHashSet<u64> = ranked
+            .iter()
+            .take(LABELLED_TERMS)
+            .map(|&(hash, _)| hash)
+            .collect();
+        terms.labels.retain(|(hash, _)| top.contains(hash));
+    }
+    ranked.sort_unstable_by_key(|&(hash, _)| hash);
+    // Kept for the whole run: give back what truncation freed.
+    ranked.shrink_to_fit();
+    terms.labels.shrink_to_fit();
+    terms.scores = ranked;
 }
+
+/// Terms per article kept for story detection (see [`trim_terms`]).
+pub const MAX_ARTICLE_TERMS: usize = 400;
 
 /// Terms per dup group whose display form is kept for the `keywords` column.
 const LABELLED_TERMS: usize = 40;
