@@ -183,7 +183,7 @@ struct CommonArgs {
     /// Articles more than this many days apart never join one story directly.
     #[arg(long)]
     story_window: Option<u32>,
-    /// Stop at the first rejected record (exit code 1).
+    /// Any rejected record is fatal: exit 1 naming the first one, nothing written.
     #[arg(long)]
     strict: bool,
     /// No progress bar and no summary line.
