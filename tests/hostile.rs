@@ -141,11 +141,11 @@ fn a_100_mb_single_line_is_clustered_capped_not_dropped() {
 }
 
 #[test]
-fn two_hundred_thousand_tiny_records_are_all_accounted_for() {
+fn a_million_tiny_records_are_all_accounted_for() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("tiny.jsonl");
     let mut file = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
-    let n = 200_000;
+    let n = 1_000_000;
     for i in 0..n {
         if i % 1000 == 999 {
             writeln!(file, "{{\"id\":{i}").unwrap(); // broken
