@@ -10,13 +10,7 @@ use common::{cluster, partition, read_rows, repo, stderr};
 
 #[test]
 fn demo_dup_groups_come_out_exactly_as_labelled() {
-    let out = tempfile::tempdir().unwrap();
-    let output = cluster(
-        &[&repo("data/demo/articles.jsonl")],
-        out.path(),
-        &["--quiet"],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
+    let out = common::cluster_demo(&[]);
     let predicted = read_rows(&out.path().join("clusters.csv"));
     let labels = read_rows(&repo("data/demo/labels.csv"));
     assert_eq!(predicted.len(), labels.len(), "one row per article");
@@ -25,13 +19,7 @@ fn demo_dup_groups_come_out_exactly_as_labelled() {
 
 #[test]
 fn demo_seed_style_pair_is_two_dup_groups() {
-    let out = tempfile::tempdir().unwrap();
-    let output = cluster(
-        &[&repo("data/demo/articles.jsonl")],
-        out.path(),
-        &["--quiet"],
-    );
-    assert!(output.status.success());
+    let out = common::cluster_demo(&[]);
     let rows = read_rows(&out.path().join("clusters.csv"));
     let kim: Vec<_> = rows
         .iter()
@@ -91,13 +79,7 @@ fn outputs_are_identical_for_any_thread_count_and_run() {
 
 #[test]
 fn clusters_csv_has_the_contract_columns_and_order() {
-    let out = tempfile::tempdir().unwrap();
-    let output = cluster(
-        &[&repo("data/demo/articles.jsonl")],
-        out.path(),
-        &["--quiet"],
-    );
-    assert!(output.status.success());
+    let out = common::cluster_demo(&[]);
     let text = std::fs::read_to_string(out.path().join("clusters.csv")).unwrap();
     assert_eq!(
         text.lines().next().unwrap(),

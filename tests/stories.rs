@@ -34,13 +34,7 @@ fn row<'a>(rows: &'a [Row], id: &str) -> &'a Row {
 
 #[test]
 fn demo_kim_yong_chol_articles_are_one_story_in_two_dup_groups() {
-    let out = tempfile::tempdir().unwrap();
-    let output = cluster(
-        &[&repo("data/demo/articles.jsonl")],
-        out.path(),
-        &["--quiet"],
-    );
-    assert!(output.status.success());
+    let out = common::cluster_demo(&[]);
     let rows = read_rows(&out.path().join("clusters.csv"));
     let labels = read_rows(&repo("data/demo/labels.csv"));
     // The labelled Kim Yong-chol story: every article of it, predicted.
@@ -87,13 +81,7 @@ fn seed_articles_are_one_story_in_two_dup_groups() {
 
 #[test]
 fn demo_same_kind_events_stay_apart() {
-    let out = tempfile::tempdir().unwrap();
-    let output = cluster(
-        &[&repo("data/demo/articles.jsonl")],
-        out.path(),
-        &["--quiet"],
-    );
-    assert!(output.status.success());
+    let out = common::cluster_demo(&[]);
     let rows = read_rows(&out.path().join("clusters.csv"));
     let labels = read_rows(&repo("data/demo/labels.csv"));
     // Two articles in different gold stories must never share a predicted story (the demo's
@@ -272,13 +260,7 @@ fn story_window_keeps_far_apart_articles_apart() {
 
 #[test]
 fn stories_csv_is_filled() {
-    let out = tempfile::tempdir().unwrap();
-    let output = cluster(
-        &[&repo("data/demo/articles.jsonl")],
-        out.path(),
-        &["--quiet"],
-    );
-    assert!(output.status.success());
+    let out = common::cluster_demo(&[]);
     let stories = read_rows(&out.path().join("stories.csv"));
     let clusters = read_rows(&out.path().join("clusters.csv"));
     let total: usize = stories

@@ -38,6 +38,17 @@ pub fn cluster(inputs: &[&Path], out: &Path, extra: &[&str]) -> Output {
         .expect("the storyhash binary runs")
 }
 
+/// Clusters the demo corpus (`--quiet` plus `extra`) into a new temporary folder, which it
+/// returns after checking that the run succeeded.
+pub fn cluster_demo(extra: &[&str]) -> tempfile::TempDir {
+    let out = tempfile::tempdir().expect("a temporary folder");
+    let mut args = vec!["--quiet"];
+    args.extend_from_slice(extra);
+    let output = cluster(&[&repo("data/demo/articles.jsonl")], out.path(), &args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    out
+}
+
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
