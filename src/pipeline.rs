@@ -237,7 +237,7 @@ pub struct Clustering {
 /// records back) and `--verify exact` (which needs shingle sets) keep the articles in memory.
 pub fn run(inputs: &[PathBuf], opts: &Options, progress: &dyn Progress) -> Result<Clustering> {
     let start = Instant::now();
-    opts.validate()?;
+    let params = opts.validate()?;
     let hasher = MinHasher::new(opts.num_perm, opts.shingle.seed, opts.algorithm);
     let in_memory = inputs.iter().any(|i| input::is_stdin(i))
         || opts.read.keep_raw
@@ -247,7 +247,7 @@ pub fn run(inputs: &[PathBuf], opts: &Options, progress: &dyn Progress) -> Resul
     input::stream_records(inputs, &opts.read, &|n| progress.bytes(n), &mut signer)?;
     let first = signer.finish()?;
     let replay = if in_memory { None } else { Some(inputs) };
-    let mut clustering = cluster_first_pass(first, replay, &hasher, opts, progress)?;
+    let mut clustering = cluster_first_pass(first, replay, params, &hasher, opts, progress)?;
     clustering.stats.seconds = start.elapsed().as_secs_f64();
     Ok(clustering)
 }
@@ -259,7 +259,7 @@ pub fn cluster_corpus(
     progress: &dyn Progress,
 ) -> Result<Clustering> {
     let start = Instant::now();
-    opts.validate()?;
+    let params = opts.validate()?;
     let hasher = MinHasher::new(opts.num_perm, opts.shingle.seed, opts.algorithm);
     let mut signer = Signer::new(opts, &hasher, progress, true);
     signer.first.rejects = corpus.rejects;
@@ -269,7 +269,7 @@ pub fn cluster_corpus(
         signer.record(Ok(article), false);
     }
     let first = signer.finish()?;
-    let mut clustering = cluster_first_pass(first, None, &hasher, opts, progress)?;
+    let mut clustering = cluster_first_pass(first, None, params, &hasher, opts, progress)?;
     clustering.stats.seconds = start.elapsed().as_secs_f64();
     Ok(clustering)
 }
@@ -573,11 +573,11 @@ impl RecordSink for Replayer<'_> {
 fn cluster_first_pass(
     mut first: FirstPass,
     replay: Option<&[PathBuf]>,
+    params: LshParams,
     hasher: &MinHasher,
     opts: &Options,
     progress: &dyn Progress,
 ) -> Result<Clustering> {
-    let params = opts.validate()?;
     let k = hasher.num_perm();
     let mut signatures = Signatures::new(k, std::mem::take(&mut first.values));
     let boilerplate = if opts.boilerplate {

@@ -35,21 +35,6 @@ fn demo_seed_style_pair_is_two_dup_groups() {
     assert_ne!(dup_of("2018"), dup_of("2019"));
 }
 
-#[test]
-fn seed_articles_are_not_near_duplicates() {
-    let seeds = repo("../shared/seeds/articles");
-    if !seeds.is_dir() {
-        eprintln!("skipped: {} does not exist", seeds.display());
-        return;
-    }
-    let out = tempfile::tempdir().unwrap();
-    let output = cluster(&[&seeds], out.path(), &["--quiet"]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let rows = read_rows(&out.path().join("clusters.csv"));
-    assert_eq!(rows.len(), 2, "both seed articles are read");
-    assert_ne!(rows[0]["dup"], rows[1]["dup"]);
-}
-
 fn outputs(dir: &Path) -> (Vec<u8>, Vec<u8>) {
     (
         std::fs::read(dir.join("clusters.csv")).unwrap(),
