@@ -149,7 +149,7 @@ pub struct ArticleMeta {
 }
 
 impl ArticleMeta {
-    fn from_article(article: Article) -> ArticleMeta {
+    pub(crate) fn from_article(article: Article) -> ArticleMeta {
         ArticleMeta {
             date_key: DateKey::parse(&article.date),
             text_len: article.text.len(),
@@ -690,14 +690,14 @@ fn cluster_first_pass(
 
 /// Per-thread buffers, reused from one article to the next.
 #[derive(Default)]
-struct Worker {
-    scratch: Scratch,
-    doc: TokenizedDoc,
+pub(crate) struct Worker {
+    pub(crate) scratch: Scratch,
+    pub(crate) doc: TokenizedDoc,
     shingles: Vec<u64>,
 }
 
 impl Worker {
-    fn sign(
+    pub(crate) fn sign(
         &mut self,
         text: &str,
         shingle: &ShingleOptions,
@@ -879,7 +879,7 @@ fn group_infos(
 }
 
 /// The key terms of one article, from its headline and its non-boilerplate lines.
-fn article_terms(
+pub(crate) fn article_terms(
     article: &Article,
     boilerplate: &BoilerplateLines,
     opts: &Options,
