@@ -34,6 +34,15 @@ pub enum Error {
         line: u64,
         reason: String,
     },
+    /// An index file cannot be used as asked (wrong version, locked, not an index).
+    #[error("{path}: {message}")]
+    Index { path: PathBuf, message: String },
+    /// The index database failed.
+    #[error("{path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     /// A CSV file given to `eval` cannot be used.
     #[error("{path}: {message}")]
     BadTable { path: PathBuf, message: String },

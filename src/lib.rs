@@ -14,7 +14,9 @@
 //!   stories;
 //! - [`report`] writes the CSV files and the deduplicated feed;
 //! - [`pipeline`] runs the stages in order; [`eval`] scores a result against labels;
-//! - [`gen`] writes synthetic corpora with known duplicates, for benchmarks and tests.
+//! - [`gen`] writes synthetic corpora with known duplicates, for benchmarks and tests;
+//! - [`index`] keeps signatures, groups and stories in an SQLite file, so that each new batch
+//!   is matched against everything seen before.
 //!
 //! The binary (`src/main.rs`) is a thin command-line front end over [`pipeline::run`].
 
@@ -22,6 +24,7 @@ pub mod cluster;
 pub mod error;
 pub mod eval;
 pub mod gen;
+pub mod index;
 pub mod input;
 pub mod keyterms;
 pub mod lsh;

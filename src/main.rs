@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use storyhash::eval::{self, Column};
+use storyhash::index::{Index, ParamRequest, DEFAULT_WAIT};
 use storyhash::input::{FieldMap, Format, ReadOptions};
 use storyhash::keyterms::TermWeights;
 use storyhash::lsh::LshParams;
@@ -43,6 +44,137 @@ enum Command {
     Eval(EvalArgs),
     /// Generate a synthetic news-like corpus with known duplicates (docs.jsonl, labels.csv).
     Gen(GenArgs),
+    /// A persistent index: match each new batch against everything added before.
+    #[command(subcommand)]
+    Index(IndexCommand),
+}
+
+#[derive(Subcommand)]
+enum IndexCommand {
+    /// Add a batch (created on first use): writes each new article's dup group, story and
+    /// match into --out.
+    Add(IndexAddArgs),
+    /// The nearest stored articles of each given article (the index is not changed).
+    Query(IndexQueryArgs),
+    /// Write clusters.csv, stories.csv and merges.csv for everything in the index.
+    Export(IndexExportArgs),
+    /// Counts and settings of an index.
+    Stats(IndexStatsArgs),
+}
+
+#[derive(Args)]
+struct IndexAddArgs {
+    /// The index file (SQLite).
+    db: PathBuf,
+    /// Input files or folders of the batch. `.gz` files are decompressed.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output folder for clusters.csv (the batch's articles), rejects.csv and skipped.csv.
+    #[arg(long, short = 'o')]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    params: IndexParamArgs,
+    #[command(flatten)]
+    read: ReadArgs,
+    /// Seconds to wait while another process adds a batch to the same index.
+    #[arg(long, default_value_t = 60)]
+    wait: u64,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// No progress bar and no summary line.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+/// Settings recorded when an index is created. Left out: the index's own; given and different:
+/// refused.
+#[derive(Args)]
+struct IndexParamArgs {
+    /// Near-duplicate threshold (default 0.6 for a new index).
+    #[arg(long)]
+    threshold: Option<f64>,
+    /// MinHash values per signature (default 128).
+    #[arg(long)]
+    num_perm: Option<usize>,
+    /// Words per shingle (default 5).
+    #[arg(long)]
+    shingle: Option<usize>,
+    /// Seed of all hashing.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// LSH bands (with --rows).
+    #[arg(long, requires = "rows")]
+    bands: Option<usize>,
+    /// LSH rows per band (with --bands).
+    #[arg(long, requires = "bands")]
+    rows: Option<usize>,
+    /// MinHash construction.
+    #[arg(long, value_enum)]
+    algorithm: Option<Algorithm>,
+    /// Hash at most this many bytes of each article.
+    #[arg(long)]
+    max_doc_bytes: Option<usize>,
+    /// Average key-term cosine similarity needed to join a story (default 0.12).
+    #[arg(long)]
+    story_threshold: Option<f64>,
+    /// Near-duplicates only (each dup group is its own story); only when creating the index.
+    #[arg(long)]
+    no_stories: bool,
+}
+
+impl IndexParamArgs {
+    fn request(&self) -> ParamRequest {
+        ParamRequest {
+            num_perm: self.num_perm,
+            shingle: self.shingle,
+            seed: self.seed,
+            threshold: self.threshold,
+            lsh: self
+                .bands
+                .zip(self.rows)
+                .map(|(bands, rows)| LshParams { bands, rows }),
+            algorithm: self.algorithm,
+            max_doc_bytes: self.max_doc_bytes,
+            story_threshold: self.story_threshold,
+            no_stories: self.no_stories,
+        }
+    }
+}
+
+#[derive(Args)]
+struct IndexQueryArgs {
+    /// The index file.
+    db: PathBuf,
+    /// Articles to look up (JSON/JSONL, CSV, text, a folder, or `-` for stdin).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Matches listed per article at most.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    /// Write the matches here instead of stdout.
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    read: ReadArgs,
+}
+
+#[derive(Args)]
+struct IndexExportArgs {
+    /// The index file.
+    db: PathBuf,
+    /// Output folder (created if missing).
+    #[arg(long, short = 'o')]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct IndexStatsArgs {
+    /// The index file.
+    db: PathBuf,
+    /// Print the statistics as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -136,28 +268,8 @@ struct CommonArgs {
     /// MinHash construction.
     #[arg(long, value_enum, default_value_t = Algorithm::Oph)]
     algorithm: Algorithm,
-    /// Input format for every input (default: from the extension; stdin is sniffed).
-    #[arg(long, value_enum)]
-    format: Option<Format>,
-    /// Field holding the article id (default: id, guid, uuid, doc_id; else file:line).
-    #[arg(long)]
-    id_field: Option<String>,
-    /// Field(s) holding the text, comma-separated and joined in order (default: the first of
-    /// text, body, content, article).
-    #[arg(long, value_delimiter = ',')]
-    text_field: Option<Vec<String>>,
-    /// Field holding the title (default: title, headline).
-    #[arg(long)]
-    title_field: Option<String>,
-    /// Field holding the date (default: date, published, published_at, pubdate, timestamp).
-    #[arg(long)]
-    date_field: Option<String>,
-    /// Field holding the URL (default: url, link).
-    #[arg(long)]
-    url_field: Option<String>,
-    /// Field holding the source site (default: source, site, domain, publisher).
-    #[arg(long)]
-    source_field: Option<String>,
+    #[command(flatten)]
+    read: ReadArgs,
     /// Keep boilerplate lines (by default lines recurring across unrelated articles are dropped).
     #[arg(long)]
     no_boilerplate: bool,
@@ -183,16 +295,43 @@ struct CommonArgs {
     /// Articles more than this many days apart never join one story directly.
     #[arg(long)]
     story_window: Option<u32>,
-    /// Any rejected record is fatal: exit 1 naming the first one, nothing written.
-    #[arg(long)]
-    strict: bool,
     /// No progress bar and no summary line.
     #[arg(long, short = 'q')]
     quiet: bool,
 }
 
-impl CommonArgs {
-    fn options(&self, keep_raw: bool) -> Options {
+/// How records are read: format and field mapping.
+#[derive(Args)]
+struct ReadArgs {
+    /// Input format for every input (default: from the extension; stdin is sniffed).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Field holding the article id (default: id, guid, uuid, doc_id; else file:line).
+    #[arg(long)]
+    id_field: Option<String>,
+    /// Field(s) holding the text, comma-separated and joined in order (default: the first of
+    /// text, body, content, article).
+    #[arg(long, value_delimiter = ',')]
+    text_field: Option<Vec<String>>,
+    /// Field holding the title (default: title, headline).
+    #[arg(long)]
+    title_field: Option<String>,
+    /// Field holding the date (default: date, published, published_at, pubdate, timestamp).
+    #[arg(long)]
+    date_field: Option<String>,
+    /// Field holding the URL (default: url, link).
+    #[arg(long)]
+    url_field: Option<String>,
+    /// Field holding the source site (default: source, site, domain, publisher).
+    #[arg(long)]
+    source_field: Option<String>,
+    /// Any rejected record is fatal: exit 1 naming the first one, nothing written.
+    #[arg(long)]
+    strict: bool,
+}
+
+impl ReadArgs {
+    fn options(&self, keep_raw: bool) -> ReadOptions {
         let mut fields = FieldMap::default();
         let one = |name: &Option<String>, fallback: &mut Vec<String>| {
             if let Some(name) = name {
@@ -208,13 +347,19 @@ impl CommonArgs {
             fields.text = text.iter().map(|f| f.trim().to_string()).collect();
             fields.join_text = true;
         }
+        ReadOptions {
+            fields,
+            format: self.format,
+            keep_raw,
+            strict: self.strict,
+        }
+    }
+}
+
+impl CommonArgs {
+    fn options(&self, keep_raw: bool) -> Options {
         Options {
-            read: ReadOptions {
-                fields,
-                format: self.format,
-                keep_raw,
-                strict: self.strict,
-            },
+            read: self.read.options(keep_raw),
             shingle: ShingleOptions {
                 size: self.shingle,
                 seed: self.seed,
@@ -261,7 +406,144 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dedup(args) => dedup(args),
         Command::Eval(args) => evaluate(args),
         Command::Gen(args) => generate(args),
+        Command::Index(command) => index(command),
     }
+}
+
+fn index(command: IndexCommand) -> anyhow::Result<()> {
+    match command {
+        IndexCommand::Add(args) => index_add(args),
+        IndexCommand::Query(args) => index_query(args),
+        IndexCommand::Export(args) => index_export(args),
+        IndexCommand::Stats(args) => index_stats(args),
+    }
+}
+
+fn index_add(args: IndexAddArgs) -> anyhow::Result<()> {
+    set_threads(args.threads)?;
+    if let Some(out) = &args.out {
+        report::prepare_output_dir(out)?;
+    }
+    let wait = Duration::from_secs(args.wait);
+    let mut index = Index::open(&args.db, &args.params.request(), true, wait)?;
+    let progress = BarProgress::new(&args.inputs, args.quiet);
+    let start = std::time::Instant::now();
+    let (added, read_stats) = index.add(&args.inputs, args.read.options(false), &progress)?;
+    progress.finish();
+    if let Some(out) = &args.out {
+        storyhash::index::export::write_added(&added, out)?;
+    }
+    if args.quiet {
+        return Ok(());
+    }
+    let mut line = format!(
+        "storyhash: batch {} added {} articles to {}: {} new dup groups, {} joined earlier \
+         groups ({} dup merges), {} new stories, {} continued ({} story merges)",
+        added.batch,
+        added.added.len(),
+        args.db.display(),
+        added.new_dup_groups,
+        added.grown_dup_groups,
+        added.dup_merges,
+        added.new_stories,
+        added.continued_stories,
+        added.story_merges,
+    );
+    if !added.skipped.is_empty() {
+        line += &format!(
+            ", {} skipped (id already in the index)",
+            added.skipped.len()
+        );
+    }
+    if !added.rejects.is_empty() {
+        line += &format!(", {} rejected", added.rejects.len());
+    }
+    if read_stats.invalid_utf8 > 0 {
+        line += &format!(
+            ", {} records with invalid UTF-8 decoded lossily",
+            read_stats.invalid_utf8
+        );
+    }
+    line += &format!(", {:.2} s", start.elapsed().as_secs_f64());
+    eprintln!("{line}");
+    if let Some(first) = added.rejects.first() {
+        eprintln!(
+            "storyhash: {} records rejected; first: {}:{}: {}",
+            added.rejects.len(),
+            first.file,
+            first.line,
+            first.reason
+        );
+    }
+    Ok(())
+}
+
+fn index_query(args: IndexQueryArgs) -> anyhow::Result<()> {
+    let index = Index::open(&args.db, &ParamRequest::default(), false, DEFAULT_WAIT)?;
+    let (matches, rejects) = index.query(&args.inputs, args.read.options(false), args.top)?;
+    for reject in &rejects {
+        eprintln!(
+            "storyhash: {}:{}: {} (not looked up)",
+            reject.file, reject.line, reject.reason
+        );
+    }
+    match &args.output {
+        Some(path) => {
+            report::check_output_file(path)?;
+            let mut file = std::fs::File::create(path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            storyhash::index::export::write_query_matches(&matches, &mut file)?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            storyhash::index::export::write_query_matches(&matches, &mut stdout.lock())?;
+        }
+    }
+    Ok(())
+}
+
+fn index_export(args: IndexExportArgs) -> anyhow::Result<()> {
+    let mut index = Index::open(&args.db, &ParamRequest::default(), false, DEFAULT_WAIT)?;
+    let counts = index.export(&args.out)?;
+    eprintln!(
+        "storyhash: exported {} articles, {} dup groups, {} stories ({} merges recorded) to {}",
+        counts.articles,
+        counts.dup_groups,
+        counts.stories,
+        counts.merges,
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn index_stats(args: IndexStatsArgs) -> anyhow::Result<()> {
+    let index = Index::open(&args.db, &ParamRequest::default(), false, DEFAULT_WAIT)?;
+    let stats = index.stats()?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&stats)?);
+        return Ok(());
+    }
+    println!("index            {}", args.db.display());
+    println!("articles         {}", stats.articles);
+    println!(
+        "dup groups       {} ({} with copies, largest {})",
+        stats.dup_groups, stats.groups_with_copies, stats.largest_group
+    );
+    println!("stories          {}", stats.stories);
+    println!(
+        "batches          {} (last added {})",
+        stats.batches,
+        stats.last_batch_at.as_deref().unwrap_or("never")
+    );
+    println!(
+        "merges           {} dup, {} story",
+        stats.dup_merges, stats.story_merges
+    );
+    println!("file size        {:.1} MB", stats.file_bytes as f64 / 1e6);
+    for (name, value) in &stats.parameters {
+        println!("--{name:<15} {value}");
+    }
+    Ok(())
 }
 
 fn generate(args: GenArgs) -> anyhow::Result<()> {
@@ -302,7 +584,7 @@ fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
     let opts = args.common.options(false);
     opts.validate()?;
     report::prepare_output_dir(&args.out)?;
-    let progress = BarProgress::new(&args.common);
+    let progress = BarProgress::new(&args.common.inputs, args.common.quiet);
     let clustering = pipeline::run(&args.common.inputs, &opts, &progress)?;
     progress.finish();
     report::write_cluster_outputs(&clustering, &args.out)?;
@@ -318,7 +600,7 @@ fn dedup(args: DedupArgs) -> anyhow::Result<()> {
     for path in args.dups.iter().chain(&args.rejects) {
         report::check_output_file(path)?;
     }
-    let progress = BarProgress::new(&args.common);
+    let progress = BarProgress::new(&args.common.inputs, args.common.quiet);
     let clustering = pipeline::run(&args.common.inputs, &opts, &progress)?;
     progress.finish();
     let written = report::write_dedup_feed(&clustering, &args.output)?;
@@ -403,8 +685,8 @@ struct BarProgress {
 }
 
 impl BarProgress {
-    fn new(args: &CommonArgs) -> BarProgress {
-        let visible = !args.quiet && std::io::stderr().is_terminal();
+    fn new(inputs: &[PathBuf], quiet: bool) -> BarProgress {
+        let visible = !quiet && std::io::stderr().is_terminal();
         let bar = if visible {
             ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
         } else {
@@ -412,7 +694,7 @@ impl BarProgress {
         };
         bar.enable_steady_tick(Duration::from_millis(200));
         let total_bytes = if visible {
-            storyhash::input::input_size(&args.inputs)
+            storyhash::input::input_size(inputs)
         } else {
             0
         };

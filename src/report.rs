@@ -117,13 +117,13 @@ impl Drop for AtomicFile {
 }
 
 /// Writes rows to a CSV file atomically.
-struct CsvOutput {
+pub(crate) struct CsvOutput {
     path: PathBuf,
     writer: csv::Writer<AtomicFile>,
 }
 
 impl CsvOutput {
-    fn create(path: &Path, header: &[&str]) -> Result<CsvOutput> {
+    pub(crate) fn create(path: &Path, header: &[&str]) -> Result<CsvOutput> {
         let mut output = CsvOutput {
             path: path.to_path_buf(),
             writer: csv::Writer::from_writer(AtomicFile::create(path)?),
@@ -132,7 +132,7 @@ impl CsvOutput {
         Ok(output)
     }
 
-    fn row<I, T>(&mut self, cells: I) -> Result<()>
+    pub(crate) fn row<I, T>(&mut self, cells: I) -> Result<()>
     where
         I: IntoIterator<Item = T>,
         T: AsRef<str>,
@@ -147,7 +147,7 @@ impl CsvOutput {
         self.writer.write_record(None::<&[u8]>).map_err(csv_error)
     }
 
-    fn commit(self) -> Result<()> {
+    pub(crate) fn commit(self) -> Result<()> {
         let path = self.path;
         let file = self.writer.into_inner().map_err(|e| Error::Output {
             path: path.clone(),

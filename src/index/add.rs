@@ -1,0 +1,890 @@
+//! Adding one prepared batch to the index, inside one write transaction: skip ids already
+//! stored, find near-duplicate edges, turn them into dup groups (new, grown or merged), update
+//! term statistics, place every new or grown group in a story, and describe each new article
+//! in `cluster`'s columns.
+//!
+//! Ids are issued in increasing order and never renumbered: when a batch joins two stored
+//! groups (or stories), the older id survives and `merges` records old → new.
+
+use std::path::Path;
+
+use ahash::AHashMap;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::cluster::{canonical_order, RankKey, UnionFind};
+use crate::error::Result;
+use crate::input::{DateKey, Reject};
+use crate::keyterms::DocTerms;
+use crate::minhash;
+use crate::story::{self, TermVector};
+
+use super::batch::PreparedArticle;
+use super::dups::{self, DupEdge, Earlier, StoredArticles};
+use super::store::{self, IndexParams};
+use super::stories::{self, GroupVector, StoryReader};
+
+/// One added article, in `cluster`'s columns plus what it matched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddedArticle {
+    pub id: String,
+    pub story: i64,
+    pub dup: i64,
+    pub canonical: bool,
+    pub similarity: f64,
+    pub dup_size: i64,
+    pub story_size: i64,
+    pub date: String,
+    pub source: String,
+    pub url: String,
+    pub title: String,
+    /// The earlier article it duplicates (`duplicate`) or whose story it continues (`story`).
+    pub matched: Option<Match>,
+}
+
+/// An earlier article an added article was matched to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match {
+    pub id: String,
+    /// Estimated Jaccard for a duplicate; key-term cosine for a story continuation.
+    pub similarity: f64,
+    pub kind: MatchKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchKind {
+    Duplicate,
+    Story,
+}
+
+impl MatchKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchKind::Duplicate => "duplicate",
+            MatchKind::Story => "story",
+        }
+    }
+}
+
+/// An article not added because its id is already in the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub id: String,
+    pub file: String,
+    pub line: u64,
+    /// The batch that added it first.
+    pub batch: i64,
+}
+
+/// What one `add` did.
+#[derive(Debug, Default)]
+pub struct AddReport {
+    pub batch: i64,
+    pub added: Vec<AddedArticle>,
+    pub skipped: Vec<Skipped>,
+    pub rejects: Vec<Reject>,
+    pub new_dup_groups: usize,
+    pub grown_dup_groups: usize,
+    pub dup_merges: usize,
+    pub new_stories: usize,
+    pub continued_stories: usize,
+    pub story_merges: usize,
+}
+
+/// The dup group a component of new articles becomes.
+struct GroupPlan {
+    /// New articles (batch indices), in input order.
+    members: Vec<usize>,
+    /// Stored groups joined by this component, ascending; the first survives.
+    stored: Vec<i64>,
+    dup: i64,
+}
+
+/// A stored group's row, as read before it grows.
+struct StoredGroup {
+    story: i64,
+    canonical_seq: i64,
+    size: i64,
+    vector: TermVector,
+}
+
+/// A new or grown group, ready for its story.
+struct GroupUpdate {
+    plan: usize,
+    canonical_seq: i64,
+    size: i64,
+    day: Option<i64>,
+    vector: TermVector,
+    /// Stories of the stored groups it contains (the survivor's first); empty when new.
+    stories: Vec<i64>,
+}
+
+/// Runs a batch inside `conn`'s open transaction.
+pub struct BatchAdder<'a> {
+    pub conn: &'a Connection,
+    pub path: &'a Path,
+    pub params: &'a IndexParams,
+    pub batch: i64,
+}
+
+impl BatchAdder<'_> {
+    fn sql(&self, e: rusqlite::Error) -> crate::error::Error {
+        store::sql_error(self.path, e)
+    }
+
+    fn next_id(&self, table: &str, column: &str) -> Result<i64> {
+        self.conn
+            .query_row(
+                &format!("SELECT coalesce(max({column}), 0) + 1 FROM {table}"),
+                [],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Adds `articles` (already prepared, ids unique within the batch).
+    pub fn add(&self, articles: Vec<PreparedArticle>) -> Result<AddReport> {
+        let mut report = AddReport {
+            batch: self.batch,
+            ..AddReport::default()
+        };
+        let articles = self.skip_known(articles, &mut report.skipped)?;
+        let first_seq = self.next_id("articles", "seq")?;
+        let signatures: Vec<&[u32]> = articles.iter().map(|a| a.signature.as_slice()).collect();
+        let mut stored = StoredArticles::new(self.conn, self.path);
+        let edges = dups::batch_edges(&signatures, self.params, &mut stored)?;
+        let best = dups::best_matches(articles.len(), &edges);
+        let mut plans = self.plan_groups(articles.len(), &edges, &mut stored)?;
+        let mut next_dup = self.next_id("dup_groups", "dup")?;
+        for plan in &mut plans {
+            plan.dup = match plan.stored.first() {
+                Some(&survivor) => survivor,
+                None => {
+                    next_dup += 1;
+                    next_dup - 1
+                }
+            };
+        }
+        let stored_groups = self.read_stored_groups(&plans)?;
+        self.insert_articles(&articles, &plans, &best, first_seq)?;
+        report.dup_merges = self.merge_stored_groups(&plans)?;
+        stored.clear();
+        let updates = self.group_updates(&articles, &plans, &stored_groups, first_seq)?;
+        report.new_dup_groups = plans.iter().filter(|p| p.stored.is_empty()).count();
+        report.grown_dup_groups = plans.len() - report.new_dup_groups;
+        let story_matches = self.place_in_stories(&plans, updates, &mut report)?;
+        report.added = self.describe(&articles, &plans, &best, &story_matches, first_seq)?;
+        Ok(report)
+    }
+
+    /// Drops articles whose id is already stored, listing them.
+    fn skip_known(
+        &self,
+        articles: Vec<PreparedArticle>,
+        skipped: &mut Vec<Skipped>,
+    ) -> Result<Vec<PreparedArticle>> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT batch FROM articles WHERE id = ?1")
+            .map_err(|e| self.sql(e))?;
+        let mut fresh = Vec::with_capacity(articles.len());
+        for article in articles {
+            let known: Option<i64> = statement
+                .query_row([&article.meta.id], |row| row.get(0))
+                .optional()
+                .map_err(|e| self.sql(e))?;
+            match known {
+                Some(batch) => skipped.push(Skipped {
+                    id: article.meta.id.clone(),
+                    file: article.meta.origin.file.to_string(),
+                    line: article.meta.origin.line,
+                    batch,
+                }),
+                None => fresh.push(article),
+            }
+        }
+        Ok(fresh)
+    }
+
+    /// Connected components of the edges over new articles and the stored groups they touch.
+    fn plan_groups(
+        &self,
+        n: usize,
+        edges: &[DupEdge],
+        stored: &mut StoredArticles<'_>,
+    ) -> Result<Vec<GroupPlan>> {
+        let mut stored_nodes: AHashMap<i64, u32> = AHashMap::new();
+        let mut node_groups: Vec<i64> = Vec::new();
+        let mut links: Vec<(u32, u32)> = Vec::with_capacity(edges.len());
+        for edge in edges {
+            let other = match edge.earlier {
+                Earlier::Batch(j) => j as u32,
+                Earlier::Stored(seq) => {
+                    let Some(article) = stored.get(seq)? else {
+                        continue;
+                    };
+                    let dup = article.dup;
+                    *stored_nodes.entry(dup).or_insert_with(|| {
+                        node_groups.push(dup);
+                        (n + node_groups.len() - 1) as u32
+                    })
+                }
+            };
+            links.push((edge.article as u32, other));
+        }
+        let mut sets = UnionFind::new(n + node_groups.len());
+        for &(a, b) in &links {
+            sets.union(a, b);
+        }
+        let mut plan_of_root: AHashMap<u32, usize> = AHashMap::new();
+        let mut plans: Vec<GroupPlan> = Vec::new();
+        for article in 0..n {
+            let root = sets.find(article as u32);
+            let plan = *plan_of_root.entry(root).or_insert_with(|| {
+                plans.push(GroupPlan {
+                    members: Vec::new(),
+                    stored: Vec::new(),
+                    dup: 0,
+                });
+                plans.len() - 1
+            });
+            plans[plan].members.push(article);
+        }
+        for (i, &dup) in node_groups.iter().enumerate() {
+            let root = sets.find((n + i) as u32);
+            if let Some(&plan) = plan_of_root.get(&root) {
+                plans[plan].stored.push(dup);
+            }
+        }
+        for plan in &mut plans {
+            plan.stored.sort_unstable();
+        }
+        Ok(plans)
+    }
+
+    fn read_stored_groups(&self, plans: &[GroupPlan]) -> Result<AHashMap<i64, StoredGroup>> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT story, canonical_seq, size, vector FROM dup_groups WHERE dup = ?1",
+            )
+            .map_err(|e| self.sql(e))?;
+        let mut groups = AHashMap::new();
+        for &dup in plans.iter().flat_map(|p| &p.stored) {
+            let group = statement
+                .query_row([dup], |row| {
+                    Ok(StoredGroup {
+                        story: row.get(0)?,
+                        canonical_seq: row.get(1)?,
+                        size: row.get(2)?,
+                        vector: store::decode_vector(&row.get::<_, Vec<u8>>(3)?),
+                    })
+                })
+                .map_err(|e| self.sql(e))?;
+            groups.insert(dup, group);
+        }
+        Ok(groups)
+    }
+
+    fn insert_articles(
+        &self,
+        articles: &[PreparedArticle],
+        plans: &[GroupPlan],
+        best: &[Option<DupEdge>],
+        first_seq: i64,
+    ) -> Result<()> {
+        let mut dup_of = vec![0i64; articles.len()];
+        for plan in plans {
+            for &member in &plan.members {
+                dup_of[member] = plan.dup;
+            }
+        }
+        let mut insert = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO articles (seq, id, batch, dup, date, date_iso, source, url, title, \
+                 text_len, matched_seq, matched_similarity, signature) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )
+            .map_err(|e| self.sql(e))?;
+        let mut band = self
+            .conn
+            .prepare_cached("INSERT OR IGNORE INTO bands (key, seq) VALUES (?1, ?2)")
+            .map_err(|e| self.sql(e))?;
+        for (i, article) in articles.iter().enumerate() {
+            let seq = first_seq + i as i64;
+            let meta = &article.meta;
+            let matched = best[i].map(|edge| {
+                let earlier = match edge.earlier {
+                    Earlier::Stored(seq) => seq,
+                    Earlier::Batch(j) => first_seq + j as i64,
+                };
+                (earlier, edge.similarity)
+            });
+            insert
+                .execute(params![
+                    seq,
+                    meta.id,
+                    self.batch,
+                    dup_of[i],
+                    meta.date,
+                    meta.date_key.map(DateKey::to_iso),
+                    meta.source,
+                    meta.url,
+                    meta.title,
+                    meta.text_len as i64,
+                    matched.map(|m| m.0),
+                    matched.map(|m| m.1),
+                    store::encode_signature(&article.signature),
+                ])
+                .map_err(|e| self.sql(e))?;
+            for key in dups::band_keys(&article.signature, self.params) {
+                band.execute((store::to_sql(key), seq))
+                    .map_err(|e| self.sql(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Folds every stored group a component joined into its oldest one; returns the count.
+    fn merge_stored_groups(&self, plans: &[GroupPlan]) -> Result<usize> {
+        let mut merged = 0;
+        for plan in plans {
+            for &old in plan.stored.iter().skip(1) {
+                self.conn
+                    .execute(
+                        "UPDATE articles SET dup = ?1 WHERE dup = ?2",
+                        (plan.dup, old),
+                    )
+                    .map_err(|e| self.sql(e))?;
+                self.conn
+                    .execute(
+                        "UPDATE dup_groups SET merged_into = ?1 WHERE dup = ?2",
+                        (plan.dup, old),
+                    )
+                    .map_err(|e| self.sql(e))?;
+                self.record_merge("dup", old, plan.dup)?;
+                merged += 1;
+            }
+        }
+        Ok(merged)
+    }
+
+    fn record_merge(&self, kind: &str, old: i64, new: i64) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO merges (kind, old, new, batch) VALUES (?1, ?2, ?3, ?4)",
+                params![kind, old, new, self.batch],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Canonical article, size, day and key-term vector of every new or grown group.
+    fn group_updates(
+        &self,
+        articles: &[PreparedArticle],
+        plans: &[GroupPlan],
+        stored_groups: &AHashMap<i64, StoredGroup>,
+        first_seq: i64,
+    ) -> Result<Vec<GroupUpdate>> {
+        let with_stories = self.params.story_threshold.is_some();
+        let new_terms: Vec<Option<DocTerms>> = plans
+            .iter()
+            .map(|plan| {
+                (with_stories && plan.stored.is_empty()).then(|| {
+                    let members: Vec<DocTerms> = plan
+                        .members
+                        .iter()
+                        .map(|&m| articles[m].terms.clone())
+                        .collect();
+                    story::merge_terms(&members)
+                })
+            })
+            .collect();
+        let (df, groups_counted) = if with_stories {
+            self.update_term_stats(articles, plans, &new_terms)?
+        } else {
+            (AHashMap::new(), 0)
+        };
+        let mut updates = Vec::with_capacity(plans.len());
+        for (p, plan) in plans.iter().enumerate() {
+            let (canonical_seq, canonical_day) =
+                self.canonical(articles, plan, stored_groups, first_seq)?;
+            let stored: Vec<&StoredGroup> = plan.stored.iter().map(|d| &stored_groups[d]).collect();
+            let size = plan.members.len() as i64 + stored.iter().map(|g| g.size).sum::<i64>();
+            let vector = match &new_terms[p] {
+                Some(terms) => stories::tfidf_vector(terms, &df, groups_counted),
+                None if with_stories => {
+                    let article_vectors: Vec<TermVector> = plan
+                        .members
+                        .iter()
+                        .map(|&m| stories::tfidf_vector(&articles[m].terms, &df, groups_counted))
+                        .collect();
+                    let mut parts: Vec<(f32, &TermVector)> =
+                        stored.iter().map(|g| (g.size as f32, &g.vector)).collect();
+                    parts.extend(article_vectors.iter().map(|v| (1.0, v)));
+                    stories::weighted_sum(&parts)
+                }
+                None => TermVector::new(),
+            };
+            updates.push(GroupUpdate {
+                plan: p,
+                canonical_seq,
+                size,
+                day: canonical_day,
+                vector,
+                stories: stored.iter().map(|g| g.story).collect(),
+            });
+        }
+        Ok(updates)
+    }
+
+    /// The canonical article of a planned group (earliest date, longest text, smallest id) and
+    /// its day.
+    fn canonical(
+        &self,
+        articles: &[PreparedArticle],
+        plan: &GroupPlan,
+        stored_groups: &AHashMap<i64, StoredGroup>,
+        first_seq: i64,
+    ) -> Result<(i64, Option<i64>)> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT date_iso, text_len, id FROM articles WHERE seq = ?1")
+            .map_err(|e| self.sql(e))?;
+        let mut stored_ranks: Vec<(i64, Option<DateKey>, usize, String)> = Vec::new();
+        for dup in &plan.stored {
+            let seq = stored_groups[dup].canonical_seq;
+            let (date, len, id): (Option<String>, i64, String) = statement
+                .query_row([seq], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                .map_err(|e| self.sql(e))?;
+            let date = date.as_deref().and_then(DateKey::parse);
+            stored_ranks.push((seq, date, len as usize, id));
+        }
+        let mut candidates: Vec<(i64, RankKey<'_>)> = stored_ranks
+            .iter()
+            .map(|(seq, date, len, id)| {
+                (
+                    *seq,
+                    RankKey {
+                        date: *date,
+                        text_len: *len,
+                        id,
+                    },
+                )
+            })
+            .collect();
+        candidates.extend(
+            plan.members
+                .iter()
+                .map(|&m| (first_seq + m as i64, articles[m].meta.rank_key())),
+        );
+        let best = candidates
+            .iter()
+            .min_by(|a, b| canonical_order(&a.1, &b.1))
+            .map(|(seq, key)| (*seq, key.date.map(DateKey::days)));
+        Ok(best.unwrap_or((first_seq, None)))
+    }
+
+    /// Counts the new groups' terms into `term_df` and returns the document frequencies of
+    /// every term the batch uses, with the number of groups counted.
+    fn update_term_stats(
+        &self,
+        articles: &[PreparedArticle],
+        plans: &[GroupPlan],
+        new_terms: &[Option<DocTerms>],
+    ) -> Result<(AHashMap<u64, u32>, u64)> {
+        let mut delta: AHashMap<u64, u32> = AHashMap::new();
+        for terms in new_terms.iter().flatten() {
+            for &(term, _) in &terms.scores {
+                *delta.entry(term).or_default() += 1;
+            }
+        }
+        let mut sorted: Vec<(u64, u32)> = delta.into_iter().collect();
+        sorted.sort_unstable();
+        let mut upsert = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO term_df (term, df) VALUES (?1, ?2) \
+                 ON CONFLICT (term) DO UPDATE SET df = df + excluded.df RETURNING df",
+            )
+            .map_err(|e| self.sql(e))?;
+        let mut df: AHashMap<u64, u32> = AHashMap::with_capacity(sorted.len());
+        for (term, count) in sorted {
+            let total: i64 = upsert
+                .query_row((store::to_sql(term), count as i64), |row| row.get(0))
+                .map_err(|e| self.sql(e))?;
+            df.insert(term, total as u32);
+        }
+        let mut lookup = self
+            .conn
+            .prepare_cached("SELECT df FROM term_df WHERE term = ?1")
+            .map_err(|e| self.sql(e))?;
+        for plan in plans.iter().filter(|p| !p.stored.is_empty()) {
+            for &member in &plan.members {
+                for &(term, _) in &articles[member].terms.scores {
+                    if df.contains_key(&term) {
+                        continue;
+                    }
+                    let found: Option<i64> = lookup
+                        .query_row([store::to_sql(term)], |row| row.get(0))
+                        .optional()
+                        .map_err(|e| self.sql(e))?;
+                    df.insert(term, found.unwrap_or(0) as u32);
+                }
+            }
+        }
+        let new_groups = new_terms.iter().flatten().count() as u64;
+        let counted = self.meta_number("groups-counted")? + new_groups;
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ('groups-counted', ?1) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [counted.to_string()],
+            )
+            .map_err(|e| self.sql(e))?;
+        self.store_labels(new_terms, articles, plans)?;
+        Ok((df, counted))
+    }
+
+    fn meta_number(&self, key: &str) -> Result<u64> {
+        let value: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    /// Display forms of terms (first seen wins), for the `keywords` column.
+    fn store_labels(
+        &self,
+        new_terms: &[Option<DocTerms>],
+        articles: &[PreparedArticle],
+        plans: &[GroupPlan],
+    ) -> Result<()> {
+        let mut insert = self
+            .conn
+            .prepare_cached("INSERT OR IGNORE INTO term_labels (term, label) VALUES (?1, ?2)")
+            .map_err(|e| self.sql(e))?;
+        let grown_members = plans
+            .iter()
+            .filter(|p| !p.stored.is_empty())
+            .flat_map(|p| &p.members)
+            .map(|&m| &articles[m].terms);
+        for terms in new_terms.iter().flatten().chain(grown_members) {
+            for (term, label) in &terms.labels {
+                insert
+                    .execute((store::to_sql(*term), label))
+                    .map_err(|e| self.sql(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes every new or grown group and gives it a story, in date order. Returns, per plan,
+    /// the stored article whose story a new group continues (canonical seq, cosine).
+    fn place_in_stories(
+        &self,
+        plans: &[GroupPlan],
+        mut updates: Vec<GroupUpdate>,
+        report: &mut AddReport,
+    ) -> Result<Vec<Option<(i64, f64)>>> {
+        updates.sort_by_key(|u| (u.day.is_none(), u.day, u.plan));
+        let mut reader = StoryReader::new(self.conn, self.path);
+        let mut next_story = self.next_id("stories", "story")?;
+        let mut matches = vec![None; plans.len()];
+        for update in updates {
+            let plan = &plans[update.plan];
+            if update.stories.is_empty() {
+                let (story, matched) =
+                    self.place_new_group(plan.dup, &update, &mut reader, &mut next_story, report)?;
+                self.write_group(plan.dup, story, &update, true)?;
+                reader.joined(
+                    story,
+                    GroupVector {
+                        dup: plan.dup,
+                        canonical_seq: update.canonical_seq,
+                        vector: update.vector.clone(),
+                    },
+                );
+                matches[update.plan] = matched;
+                continue;
+            }
+            let mut stories = update.stories.clone();
+            stories.sort_unstable();
+            stories.dedup();
+            let survivor = stories[0];
+            for &old in &stories[1..] {
+                self.merge_stories(old, survivor, &mut reader)?;
+                report.story_merges += 1;
+            }
+            self.write_group(plan.dup, survivor, &update, false)?;
+            reader.forget(survivor);
+            report.continued_stories += 1;
+        }
+        Ok(matches)
+    }
+
+    /// Chooses a new group's story (merging stories it links strongly enough) and the stored
+    /// article it continues.
+    fn place_new_group(
+        &self,
+        dup: i64,
+        update: &GroupUpdate,
+        reader: &mut StoryReader<'_>,
+        next_story: &mut i64,
+        report: &mut AddReport,
+    ) -> Result<(i64, Option<(i64, f64)>)> {
+        let Some(threshold) = self.params.story_threshold else {
+            return Ok((self.new_story(next_story, report)?, None));
+        };
+        let candidates = reader.candidates(&update.vector, dup)?;
+        let best = stories::best_story(reader, &update.vector, &candidates.stories, threshold)?;
+        let Some((mut story, _)) = best else {
+            return Ok((self.new_story(next_story, report)?, None));
+        };
+        report.continued_stories += 1;
+        // Other candidate stories this group links to a merged story strongly enough.
+        let mut merged_in = Vec::new();
+        for &other in &candidates.stories {
+            if other == story || reader.story(other)?.average(&update.vector) < threshold {
+                continue;
+            }
+            let chosen = reader.story(story)?.clone();
+            let linkage = chosen.average_with(&update.vector, reader.story(other)?);
+            if linkage >= threshold {
+                merged_in.push(other);
+            }
+        }
+        for other in merged_in {
+            let (survivor, old) = (story.min(other), story.max(other));
+            self.merge_stories(old, survivor, reader)?;
+            report.story_merges += 1;
+            story = survivor;
+        }
+        let matched =
+            stories::closest_group(reader.story(story)?, &candidates.groups, &update.vector);
+        Ok((story, matched))
+    }
+
+    fn new_story(&self, next_story: &mut i64, report: &mut AddReport) -> Result<i64> {
+        let story = *next_story;
+        *next_story += 1;
+        self.conn
+            .execute(
+                "INSERT INTO stories (story, batch) VALUES (?1, ?2)",
+                (story, self.batch),
+            )
+            .map_err(|e| self.sql(e))?;
+        report.new_stories += 1;
+        Ok(story)
+    }
+
+    fn merge_stories(&self, old: i64, survivor: i64, reader: &mut StoryReader<'_>) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE dup_groups SET story = ?1 WHERE story = ?2",
+                (survivor, old),
+            )
+            .map_err(|e| self.sql(e))?;
+        self.conn
+            .execute(
+                "UPDATE stories SET merged_into = ?1 WHERE story = ?2",
+                (survivor, old),
+            )
+            .map_err(|e| self.sql(e))?;
+        self.record_merge("story", old, survivor)?;
+        reader.forget(old);
+        reader.forget(survivor);
+        Ok(())
+    }
+
+    fn write_group(&self, dup: i64, story: i64, update: &GroupUpdate, new: bool) -> Result<()> {
+        let vector = store::encode_vector(&update.vector);
+        if new {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO dup_groups (dup, story, canonical_seq, size, day, batch, vector) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        dup,
+                        story,
+                        update.canonical_seq,
+                        update.size,
+                        update.day,
+                        self.batch,
+                        vector
+                    ])
+                })
+                .map_err(|e| self.sql(e))?;
+            let mut posting = self
+                .conn
+                .prepare_cached("INSERT OR IGNORE INTO term_groups (term, dup) VALUES (?1, ?2)")
+                .map_err(|e| self.sql(e))?;
+            if self.params.story_threshold.is_some() {
+                for term in stories::heavy_terms(&update.vector) {
+                    posting
+                        .execute((store::to_sql(term), dup))
+                        .map_err(|e| self.sql(e))?;
+                }
+            }
+            return Ok(());
+        }
+        self.conn
+            .prepare_cached(
+                "UPDATE dup_groups SET story = ?2, canonical_seq = ?3, size = ?4, day = ?5, \
+                 vector = ?6 WHERE dup = ?1",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    dup,
+                    story,
+                    update.canonical_seq,
+                    update.size,
+                    update.day,
+                    vector
+                ])
+            })
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// The rows of `new/clusters.csv`: every added article with its final group and story.
+    fn describe(
+        &self,
+        articles: &[PreparedArticle],
+        plans: &[GroupPlan],
+        best: &[Option<DupEdge>],
+        story_matches: &[Option<(i64, f64)>],
+        first_seq: i64,
+    ) -> Result<Vec<AddedArticle>> {
+        let mut lookup = Lookup::new(self.conn, self.path);
+        let mut rows: Vec<Option<AddedArticle>> = vec![None; articles.len()];
+        for (p, plan) in plans.iter().enumerate() {
+            let group = lookup.group(plan.dup)?;
+            let story_size = lookup.story_size(group.story)?;
+            let canonical_signature = match group.canonical_seq - first_seq {
+                offset if offset >= 0 => articles[offset as usize].signature.clone(),
+                _ => lookup.signature(group.canonical_seq)?,
+            };
+            for &member in &plan.members {
+                let seq = first_seq + member as i64;
+                let article = &articles[member];
+                let matched = match (best[member], story_matches[p]) {
+                    (Some(edge), _) => {
+                        let earlier = match edge.earlier {
+                            Earlier::Stored(seq) => seq,
+                            Earlier::Batch(j) => first_seq + j as i64,
+                        };
+                        Some(Match {
+                            id: lookup.id(earlier)?,
+                            similarity: edge.similarity,
+                            kind: MatchKind::Duplicate,
+                        })
+                    }
+                    (None, Some((earlier, cosine))) => Some(Match {
+                        id: lookup.id(earlier)?,
+                        similarity: cosine,
+                        kind: MatchKind::Story,
+                    }),
+                    (None, None) => None,
+                };
+                let meta = &article.meta;
+                rows[member] = Some(AddedArticle {
+                    id: meta.id.clone(),
+                    story: group.story,
+                    dup: plan.dup,
+                    canonical: group.canonical_seq == seq,
+                    similarity: minhash::estimate(&article.signature, &canonical_signature),
+                    dup_size: group.size,
+                    story_size,
+                    date: meta
+                        .date_key
+                        .map_or_else(|| meta.date.clone(), DateKey::to_iso),
+                    source: meta.source.clone(),
+                    url: meta.url.clone(),
+                    title: meta.title.clone(),
+                    matched,
+                });
+            }
+        }
+        Ok(rows.into_iter().flatten().collect())
+    }
+}
+
+/// A stored group's final state.
+#[derive(Clone, Copy)]
+struct GroupRow {
+    story: i64,
+    canonical_seq: i64,
+    size: i64,
+}
+
+/// Point reads for describing added articles.
+struct Lookup<'c> {
+    conn: &'c Connection,
+    path: &'c Path,
+    story_sizes: AHashMap<i64, i64>,
+}
+
+impl<'c> Lookup<'c> {
+    fn new(conn: &'c Connection, path: &'c Path) -> Self {
+        Lookup {
+            conn,
+            path,
+            story_sizes: AHashMap::new(),
+        }
+    }
+
+    fn group(&self, dup: i64) -> Result<GroupRow> {
+        self.conn
+            .prepare_cached("SELECT story, canonical_seq, size FROM dup_groups WHERE dup = ?1")
+            .and_then(|mut s| {
+                s.query_row([dup], |row| {
+                    Ok(GroupRow {
+                        story: row.get(0)?,
+                        canonical_seq: row.get(1)?,
+                        size: row.get(2)?,
+                    })
+                })
+            })
+            .map_err(|e| store::sql_error(self.path, e))
+    }
+
+    fn story_size(&mut self, story: i64) -> Result<i64> {
+        if let Some(&size) = self.story_sizes.get(&story) {
+            return Ok(size);
+        }
+        let size: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT coalesce(sum(size), 0) FROM dup_groups \
+                 WHERE story = ?1 AND merged_into IS NULL",
+            )
+            .and_then(|mut s| s.query_row([story], |row| row.get(0)))
+            .map_err(|e| store::sql_error(self.path, e))?;
+        self.story_sizes.insert(story, size);
+        Ok(size)
+    }
+
+    fn id(&self, seq: i64) -> Result<String> {
+        self.conn
+            .prepare_cached("SELECT id FROM articles WHERE seq = ?1")
+            .and_then(|mut s| s.query_row([seq], |row| row.get(0)))
+            .map_err(|e| store::sql_error(self.path, e))
+    }
+
+    fn signature(&self, seq: i64) -> Result<Vec<u32>> {
+        let bytes: Vec<u8> = self
+            .conn
+            .prepare_cached("SELECT signature FROM articles WHERE seq = ?1")
+            .and_then(|mut s| s.query_row([seq], |row| row.get(0)))
+            .map_err(|e| store::sql_error(self.path, e))?;
+        Ok(store::decode_signature(&bytes))
+    }
+}

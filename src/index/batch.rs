@@ -1,0 +1,188 @@
+//! Reading a batch for the index: each article's metadata, MinHash signature and key terms,
+//! computed in parallel while the files are read, in one pass, without keeping any text.
+//!
+//! The index signs the full text (boilerplate lines are not removed: which lines are boilerplate
+//! is a property of the whole corpus, and an index must never re-sign what it already holds).
+//! This module does not touch the database.
+
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use crate::error::Result;
+use crate::input::{self, Article, ReadStats, RecordSink, Reject, RejectReason};
+use crate::keyterms::DocTerms;
+use crate::minhash::MinHasher;
+use crate::pipeline::{self, ArticleMeta, Options, Worker};
+use crate::story;
+use crate::text::BoilerplateLines;
+
+/// One article of a batch, ready to be matched against the index.
+#[derive(Debug, Clone)]
+pub struct PreparedArticle {
+    pub meta: ArticleMeta,
+    pub signature: Vec<u32>,
+    /// Key terms (empty when the index has stories off).
+    pub terms: DocTerms,
+}
+
+/// A batch after reading: its articles in input order and what could not be read.
+#[derive(Debug, Default)]
+pub struct PreparedBatch {
+    pub articles: Vec<PreparedArticle>,
+    pub rejects: Vec<Reject>,
+    pub read_stats: ReadStats,
+}
+
+/// Articles are prepared in parallel chunks of about this many.
+const CHUNK_ARTICLES: usize = 4096;
+const CHUNK_BYTES: usize = 16 << 20;
+
+/// Reads `inputs` and prepares every article. Ids repeated inside the batch are rejected (the
+/// first stays), as `cluster` does.
+pub fn prepare(
+    inputs: &[PathBuf],
+    opts: &Options,
+    hasher: &MinHasher,
+    progress: &dyn pipeline::Progress,
+) -> Result<PreparedBatch> {
+    let mut sink = Preparer {
+        opts,
+        hasher,
+        progress,
+        chunk: Vec::new(),
+        chunk_bytes: 0,
+        batch: PreparedBatch::default(),
+    };
+    input::stream_records(inputs, &opts.read, &|n| progress.bytes(n), &mut sink)?;
+    sink.flush();
+    let mut batch = sink.batch;
+    reject_repeated_ids(&mut batch);
+    batch
+        .rejects
+        .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    Ok(batch)
+}
+
+/// Prepares articles already in memory (the `query` command's few articles).
+pub fn prepare_articles(
+    articles: Vec<Article>,
+    opts: &Options,
+    hasher: &MinHasher,
+) -> (Vec<PreparedArticle>, Vec<Reject>) {
+    let mut sink = Preparer {
+        opts,
+        hasher,
+        progress: &pipeline::NoProgress,
+        chunk: articles,
+        chunk_bytes: 0,
+        batch: PreparedBatch::default(),
+    };
+    sink.flush();
+    (sink.batch.articles, sink.batch.rejects)
+}
+
+struct Preparer<'a> {
+    opts: &'a Options,
+    hasher: &'a MinHasher,
+    progress: &'a dyn pipeline::Progress,
+    chunk: Vec<Article>,
+    chunk_bytes: usize,
+    batch: PreparedBatch,
+}
+
+impl Preparer<'_> {
+    fn flush(&mut self) {
+        let chunk = std::mem::take(&mut self.chunk);
+        self.chunk_bytes = 0;
+        let (opts, hasher, progress) = (self.opts, self.hasher, self.progress);
+        let no_boilerplate = BoilerplateLines::default();
+        let prepared: Vec<std::result::Result<PreparedArticle, Reject>> = chunk
+            .into_par_iter()
+            .map_init(Worker::default, |worker, article| {
+                progress.articles(1);
+                let mut signature = vec![0u32; hasher.num_perm()];
+                worker.sign(&article.text, &opts.shingle, hasher, None, &mut signature);
+                if worker.doc.tokens.is_empty() {
+                    return Err(Reject {
+                        file: article.origin.file.to_string(),
+                        line: article.origin.line,
+                        id: article.id,
+                        reason: RejectReason::NoWords,
+                    });
+                }
+                let mut terms = DocTerms::default();
+                if opts.stories.is_some() {
+                    terms = pipeline::article_terms(
+                        &article,
+                        &no_boilerplate,
+                        opts,
+                        &mut worker.scratch,
+                    );
+                    story::trim_terms(&mut terms);
+                }
+                Ok(PreparedArticle {
+                    meta: ArticleMeta::from_article(article),
+                    signature,
+                    terms,
+                })
+            })
+            .collect();
+        for result in prepared {
+            match result {
+                Ok(article) => self.batch.articles.push(article),
+                Err(reject) => self.batch.rejects.push(reject),
+            }
+        }
+    }
+}
+
+impl RecordSink for Preparer<'_> {
+    fn record(&mut self, record: std::result::Result<Article, Reject>, lossy: bool) {
+        if lossy {
+            self.batch.read_stats.invalid_utf8 += 1;
+        }
+        match record {
+            Err(reject) => self.batch.rejects.push(reject),
+            Ok(article) => {
+                self.chunk_bytes += article.text.len().min(self.opts.shingle.max_doc_bytes);
+                self.chunk.push(article);
+                if self.chunk_bytes >= CHUNK_BYTES || self.chunk.len() >= CHUNK_ARTICLES {
+                    self.flush();
+                }
+            }
+        }
+    }
+
+    fn csv_header(&mut self, _header: Vec<String>) -> usize {
+        0
+    }
+
+    fn file_started(&mut self) {
+        self.batch.read_stats.files += 1;
+    }
+}
+
+/// Rejects the second and later articles with an id already seen in this batch.
+fn reject_repeated_ids(batch: &mut PreparedBatch) {
+    let mut first_seen: ahash::AHashMap<String, String> = ahash::AHashMap::new();
+    let articles = std::mem::take(&mut batch.articles);
+    for article in articles {
+        let origin = &article.meta.origin;
+        let place = format!("{}:{}", origin.file, origin.line);
+        match first_seen.get(&article.meta.id) {
+            Some(first) => batch.rejects.push(Reject {
+                file: origin.file.to_string(),
+                line: origin.line,
+                id: article.meta.id.clone(),
+                reason: RejectReason::DuplicateId {
+                    first: first.clone(),
+                },
+            }),
+            None => {
+                first_seen.insert(article.meta.id.clone(), place);
+                batch.articles.push(article);
+            }
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! Stories in the index, online: each new dup group joins the stored story whose groups it is
+//! most similar to on average (group-average linkage, the criterion `cluster` uses), or starts
+//! a new story. A group that links two stories strongly enough merges them; the merge is
+//! recorded (old id → new id), ids are never renumbered.
+//!
+//! Key-term vectors are TF-IDF over dup groups, like `story::tfidf_vectors`, with document
+//! frequencies counted over every group the index has created so far. A stored group keeps the
+//! vector it was given (IDF of its time); only the heaviest [`VECTOR_TERMS`] terms are kept.
+//! What this does not do, and `cluster` does: the in-story refinement pass and `--story-window`.
+
+use ahash::{AHashMap, AHashSet};
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::error::Result;
+use crate::keyterms::DocTerms;
+use crate::story::TermVector;
+
+use super::store;
+
+/// Terms kept per stored group vector (the heaviest; the file would grow by 12 bytes a term).
+pub const VECTOR_TERMS: usize = 128;
+/// A new group's candidates come from the stored groups sharing one of its heaviest terms.
+const CANDIDATE_TERMS: usize = 10;
+/// Per term, the most recent groups that are candidates (hot terms are capped).
+const GROUPS_PER_TERM: usize = 16;
+/// Candidate groups scored per new group (those sharing the most heavy terms).
+const CANDIDATE_GROUPS: usize = 8;
+
+/// Smoothed inverse document frequency, as in `story`: a term in every group still weighs 1.
+fn idf(groups: f32, df: f32) -> f32 {
+    (groups / df.max(1.0)).ln() + 1.0
+}
+
+/// The TF-IDF vector of mean key-term scores, trimmed to [`VECTOR_TERMS`] and L2-normalized.
+pub fn tfidf_vector(terms: &DocTerms, df: &AHashMap<u64, u32>, groups: u64) -> TermVector {
+    let groups = groups.max(1) as f32;
+    let vector: TermVector = terms
+        .scores
+        .iter()
+        .map(|&(term, score)| {
+            let df = df.get(&term).copied().unwrap_or(1) as f32;
+            (term, (1.0 + score).ln() * idf(groups, df))
+        })
+        .collect();
+    trim_and_normalize(vector)
+}
+
+/// Keeps the heaviest [`VECTOR_TERMS`] weights, sorted by term, with unit length.
+pub fn trim_and_normalize(mut vector: TermVector) -> TermVector {
+    if vector.len() > VECTOR_TERMS {
+        vector.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        vector.truncate(VECTOR_TERMS);
+    }
+    vector.sort_unstable_by_key(|&(term, _)| term);
+    let norm = vector
+        .iter()
+        .map(|&(_, w)| (w as f64) * (w as f64))
+        .sum::<f64>()
+        .sqrt();
+    if norm > 0.0 {
+        for (_, w) in &mut vector {
+            *w = (*w as f64 / norm) as f32;
+        }
+    }
+    vector
+}
+
+/// Σ weight · vector over parts, trimmed and normalized: a grown group's vector.
+pub fn weighted_sum(parts: &[(f32, &TermVector)]) -> TermVector {
+    let mut sum: AHashMap<u64, f32> = AHashMap::new();
+    for (weight, vector) in parts {
+        for &(term, w) in vector.iter() {
+            *sum.entry(term).or_default() += weight * w;
+        }
+    }
+    trim_and_normalize(sum.into_iter().collect())
+}
+
+/// The terms a new group is found by: its heaviest, ties by term.
+pub fn heavy_terms(vector: &TermVector) -> Vec<u64> {
+    let mut ranked = vector.clone();
+    ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked
+        .iter()
+        .take(CANDIDATE_TERMS)
+        .map(|&(term, _)| term)
+        .collect()
+}
+
+fn dot(a: &TermVector, b: &AHashMap<u64, f32>) -> f64 {
+    a.iter()
+        .filter_map(|(term, w)| b.get(term).map(|v| (*w as f64) * (*v as f64)))
+        .sum()
+}
+
+/// Cosine of two unit vectors sorted by term.
+pub fn cosine(a: &TermVector, b: &TermVector) -> f64 {
+    let (mut i, mut j, mut sum) = (0, 0, 0.0f64);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                sum += (a[i].1 as f64) * (b[j].1 as f64);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    sum
+}
+
+/// A stored group as story scoring needs it.
+#[derive(Debug, Clone)]
+pub struct GroupVector {
+    pub dup: i64,
+    pub canonical_seq: i64,
+    pub vector: TermVector,
+}
+
+/// One story's groups and the sum of their vectors (group-average linkage is a dot product with
+/// the sum, divided by the number of groups).
+#[derive(Debug, Default, Clone)]
+pub struct StorySum {
+    pub groups: Vec<GroupVector>,
+    pub sum: AHashMap<u64, f32>,
+    /// Position in `groups` by dup id.
+    position: AHashMap<i64, usize>,
+}
+
+impl StorySum {
+    pub fn add(&mut self, group: GroupVector) {
+        for &(term, w) in &group.vector {
+            *self.sum.entry(term).or_default() += w;
+        }
+        self.position.insert(group.dup, self.groups.len());
+        self.groups.push(group);
+    }
+
+    pub fn group(&self, dup: i64) -> Option<&GroupVector> {
+        self.position.get(&dup).map(|&i| &self.groups[i])
+    }
+
+    /// Mean cosine between `vector` and the story's groups.
+    pub fn average(&self, vector: &TermVector) -> f64 {
+        if self.groups.is_empty() {
+            return 0.0;
+        }
+        dot(vector, &self.sum) / self.groups.len() as f64
+    }
+
+    /// Mean cosine over all pairs (one group of each story) between `self ∪ {extra}` and
+    /// `other`.
+    pub fn average_with(&self, extra: &TermVector, other: &StorySum) -> f64 {
+        let pairs = (self.groups.len() + 1) * other.groups.len();
+        if pairs == 0 {
+            return 0.0;
+        }
+        let own: f64 = self
+            .sum
+            .iter()
+            .filter_map(|(term, w)| other.sum.get(term).map(|v| (*w as f64) * (*v as f64)))
+            .sum();
+        (own + dot(extra, &other.sum)) / pairs as f64
+    }
+}
+
+/// A new group's candidate groups and their stories.
+#[derive(Debug, Default)]
+pub struct Candidates {
+    pub groups: Vec<i64>,
+    pub stories: Vec<i64>,
+}
+
+/// Reads stories and groups for scoring, within the add transaction (it sees the batch's own
+/// writes), remembering story sums until a story changes.
+pub struct StoryReader<'c> {
+    conn: &'c Connection,
+    path: &'c std::path::Path,
+    sums: AHashMap<i64, StorySum>,
+}
+
+impl<'c> StoryReader<'c> {
+    pub fn new(conn: &'c Connection, path: &'c std::path::Path) -> Self {
+        StoryReader {
+            conn,
+            path,
+            sums: AHashMap::new(),
+        }
+    }
+
+    /// The live groups (not merged away) of a story, with their vectors.
+    pub fn story(&mut self, story: i64) -> Result<&StorySum> {
+        if !self.sums.contains_key(&story) {
+            if self.sums.len() > 50_000 {
+                self.sums.clear(); // bound memory on very large batches
+            }
+            let mut statement = self
+                .conn
+                .prepare_cached(
+                    "SELECT dup, canonical_seq, vector FROM dup_groups \
+                     WHERE story = ?1 AND merged_into IS NULL ORDER BY dup",
+                )
+                .map_err(|e| store::sql_error(self.path, e))?;
+            let rows = statement
+                .query_map([story], |row| {
+                    Ok(GroupVector {
+                        dup: row.get(0)?,
+                        canonical_seq: row.get(1)?,
+                        vector: store::decode_vector(&row.get::<_, Vec<u8>>(2)?),
+                    })
+                })
+                .map_err(|e| store::sql_error(self.path, e))?;
+            let mut sum = StorySum::default();
+            for group in rows {
+                sum.add(group.map_err(|e| store::sql_error(self.path, e))?);
+            }
+            self.sums.insert(story, sum);
+        }
+        Ok(&self.sums[&story])
+    }
+
+    /// Records that `group` joined `story` (keeps a remembered sum current).
+    pub fn joined(&mut self, story: i64, group: GroupVector) {
+        if let Some(sum) = self.sums.get_mut(&story) {
+            sum.add(group);
+        }
+    }
+
+    /// Forgets a story whose groups changed in a way not tracked here (merges, grown groups).
+    pub fn forget(&mut self, story: i64) {
+        self.sums.remove(&story);
+    }
+
+    /// The live group a stored group id now is (following dup merges), and its story.
+    pub fn live_group(&self, mut dup: i64) -> Result<Option<(i64, i64)>> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT story, merged_into FROM dup_groups WHERE dup = ?1")
+            .map_err(|e| store::sql_error(self.path, e))?;
+        for _ in 0..64 {
+            let row: Option<(i64, Option<i64>)> = statement
+                .query_row([dup], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()
+                .map_err(|e| store::sql_error(self.path, e))?;
+            match row {
+                None => return Ok(None),
+                Some((story, None)) => return Ok(Some((dup, story))),
+                Some((_, Some(next))) => dup = next,
+            }
+        }
+        Ok(None)
+    }
+
+    /// Stored groups sharing the most heavy terms with `vector`, best first.
+    pub fn candidate_groups(&self, vector: &TermVector, exclude: i64) -> Result<Vec<i64>> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT dup FROM term_groups WHERE term = ?1 ORDER BY dup DESC LIMIT ?2",
+            )
+            .map_err(|e| store::sql_error(self.path, e))?;
+        let mut shared: AHashMap<i64, u32> = AHashMap::new();
+        for term in heavy_terms(vector) {
+            let rows = statement
+                .query_map((store::to_sql(term), GROUPS_PER_TERM as i64), |row| {
+                    row.get::<_, i64>(0)
+                })
+                .map_err(|e| store::sql_error(self.path, e))?;
+            for dup in rows {
+                let dup = dup.map_err(|e| store::sql_error(self.path, e))?;
+                if dup != exclude {
+                    *shared.entry(dup).or_default() += 1;
+                }
+            }
+        }
+        let mut ranked: Vec<(i64, u32)> = shared.into_iter().collect();
+        ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+        ranked.truncate(CANDIDATE_GROUPS);
+        Ok(ranked.into_iter().map(|(dup, _)| dup).collect())
+    }
+
+    /// The candidate groups of `vector` (live ids) and their distinct stories, in candidate
+    /// order.
+    pub fn candidates(&self, vector: &TermVector, exclude: i64) -> Result<Candidates> {
+        let mut found = Candidates::default();
+        let mut seen = AHashSet::new();
+        for dup in self.candidate_groups(vector, exclude)? {
+            let Some((live, story)) = self.live_group(dup)? else {
+                continue;
+            };
+            found.groups.push(live);
+            if seen.insert(story) {
+                found.stories.push(story);
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Where a new group goes: the best candidate story at or above the threshold, if any.
+pub fn best_story(
+    reader: &mut StoryReader<'_>,
+    vector: &TermVector,
+    candidates: &[i64],
+    threshold: f64,
+) -> Result<Option<(i64, f64)>> {
+    let mut best: Option<(i64, f64)> = None;
+    for &story in candidates {
+        let score = reader.story(story)?.average(vector);
+        let better = match best {
+            None => true,
+            Some((best_story, best_score)) => {
+                score > best_score || (score == best_score && story < best_story)
+            }
+        };
+        if score >= threshold && better {
+            best = Some((story, score));
+        }
+    }
+    Ok(best)
+}
+
+/// Among `candidates` (dup ids), the group of the story most similar to `vector`: (its
+/// canonical article, cosine).
+pub fn closest_group(
+    sum: &StorySum,
+    candidates: &[i64],
+    vector: &TermVector,
+) -> Option<(i64, f64)> {
+    let mut best: Option<(i64, f64)> = None;
+    for group in candidates.iter().filter_map(|&dup| sum.group(dup)) {
+        let similarity = cosine(vector, &group.vector);
+        if best.is_none_or(|(_, s)| similarity > s) {
+            best = Some((group.canonical_seq, similarity));
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vectors_are_trimmed_sorted_and_unit() {
+        let terms = DocTerms {
+            scores: (0..300u64).map(|t| (t * 7919, 1.0 + t as f32)).collect(),
+            labels: Vec::new(),
+        };
+        let mut scores = terms.scores.clone();
+        scores.sort_unstable_by_key(|&(t, _)| t);
+        let terms = DocTerms { scores, ..terms };
+        let vector = tfidf_vector(&terms, &AHashMap::new(), 10);
+        assert_eq!(vector.len(), VECTOR_TERMS);
+        assert!(vector.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!((cosine(&vector, &vector) - 1.0).abs() < 1e-4);
+        // The heaviest terms are the ones kept.
+        assert!(vector.iter().any(|&(t, _)| t == 299 * 7919));
+        assert!(!vector.iter().any(|&(t, _)| t == 0));
+    }
+
+    #[test]
+    fn group_average_is_the_mean_cosine() {
+        let a = trim_and_normalize(vec![(1, 1.0), (2, 1.0)]);
+        let b = trim_and_normalize(vec![(2, 1.0), (3, 1.0)]);
+        let c = trim_and_normalize(vec![(1, 1.0)]);
+        let mut story = StorySum::default();
+        for (dup, vector) in [(1, a.clone()), (2, b.clone())] {
+            story.add(GroupVector {
+                dup,
+                canonical_seq: dup,
+                vector,
+            });
+        }
+        let expected = (cosine(&c, &a) + cosine(&c, &b)) / 2.0;
+        assert!((story.average(&c) - expected).abs() < 1e-6);
+        let mut other = StorySum::default();
+        other.add(GroupVector {
+            dup: 3,
+            canonical_seq: 3,
+            vector: c.clone(),
+        });
+        let pairs = (cosine(&a, &c) + cosine(&b, &c) + cosine(&c, &c)) / 3.0;
+        assert!((story.average_with(&c, &other) - pairs).abs() < 1e-6);
+    }
+}
