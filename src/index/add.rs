@@ -88,6 +88,8 @@ pub struct AddReport {
     pub new_stories: usize,
     pub continued_stories: usize,
     pub story_merges: usize,
+    /// Parts of this batch split off stored stories by the in-story refinement.
+    pub story_splits: usize,
 }
 
 /// The dup group a component of new articles becomes.
@@ -172,6 +174,7 @@ impl BatchAdder<'_> {
         report.new_dup_groups = plans.iter().filter(|p| p.stored.is_empty()).count();
         report.grown_dup_groups = plans.len() - report.new_dup_groups;
         let story_matches = self.place_in_stories(&plans, updates, &mut report)?;
+        self.refine_stories(&plans, &mut report)?;
         report.added = self.describe(&articles, &plans, &best, &story_matches, first_seq)?;
         Ok(report)
     }
@@ -670,6 +673,49 @@ impl BatchAdder<'_> {
         Ok((story, matched))
     }
 
+    /// Refines every story that received a new group (see `stories::refine_story`).
+    fn refine_stories(&self, plans: &[GroupPlan], report: &mut AddReport) -> Result<()> {
+        let Some(threshold) = self.params.story_threshold else {
+            return Ok(());
+        };
+        let opts = crate::story::StoryOptions {
+            threshold,
+            ..crate::story::StoryOptions::default()
+        };
+        let new_groups: ahash::AHashSet<i64> = plans
+            .iter()
+            .filter(|p| p.stored.is_empty())
+            .map(|p| p.dup)
+            .collect();
+        let mut reader = StoryReader::new(self.conn, self.path);
+        let mut touched: Vec<i64> = Vec::new();
+        for &dup in &new_groups {
+            if let Some((_, story)) = reader.live_group(dup)? {
+                touched.push(story);
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        let mut next_story = self.next_id("stories", "story")?;
+        for story in touched {
+            let parts = stories::refine_story(reader.story(story)?, &new_groups, &opts);
+            for part in parts {
+                let moved_to = self.new_story(&mut next_story, report)?;
+                for dup in &part {
+                    self.conn
+                        .execute(
+                            "UPDATE dup_groups SET story = ?1 WHERE dup = ?2",
+                            (moved_to, dup),
+                        )
+                        .map_err(|e| self.sql(e))?;
+                }
+                report.story_splits += 1;
+            }
+            reader.forget(story);
+        }
+        Ok(())
+    }
+
     fn new_story(&self, next_story: &mut i64, report: &mut AddReport) -> Result<i64> {
         let story = *next_story;
         *next_story += 1;
@@ -787,12 +833,14 @@ impl BatchAdder<'_> {
                             kind: MatchKind::Duplicate,
                         })
                     }
-                    (None, Some((earlier, cosine))) => Some(Match {
-                        id: lookup.id(earlier)?,
-                        similarity: cosine,
-                        kind: MatchKind::Story,
-                    }),
-                    (None, None) => None,
+                    (None, Some((earlier, cosine))) if lookup.story_of(earlier)? == group.story => {
+                        Some(Match {
+                            id: lookup.id(earlier)?,
+                            similarity: cosine,
+                            kind: MatchKind::Story,
+                        })
+                    }
+                    (None, _) => None,
                 };
                 let meta = &article.meta;
                 rows[member] = Some(AddedArticle {
@@ -875,6 +923,15 @@ impl<'c> Lookup<'c> {
     fn id(&self, seq: i64) -> Result<String> {
         self.conn
             .prepare_cached("SELECT id FROM articles WHERE seq = ?1")
+            .and_then(|mut s| s.query_row([seq], |row| row.get(0)))
+            .map_err(|e| store::sql_error(self.path, e))
+    }
+
+    fn story_of(&self, seq: i64) -> Result<i64> {
+        self.conn
+            .prepare_cached(
+                "SELECT g.story FROM articles a JOIN dup_groups g ON g.dup = a.dup WHERE a.seq = ?1",
+            )
             .and_then(|mut s| s.query_row([seq], |row| row.get(0)))
             .map_err(|e| store::sql_error(self.path, e))
     }

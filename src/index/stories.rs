@@ -6,7 +6,10 @@
 //! Key-term vectors are TF-IDF over dup groups, like `story::tfidf_vectors`, with document
 //! frequencies counted over every group the index has created so far. A stored group keeps the
 //! vector it was given (IDF of its time); only the heaviest [`VECTOR_TERMS`] terms are kept.
-//! What this does not do, and `cluster` does: the in-story refinement pass and `--story-window`.
+//! After placement, each story the batch touched is refined as `cluster` refines stories
+//! (`story::refine`: in-story document frequencies split two events of one kind); a part made
+//! only of this batch's groups moves to a new story, while groups stored by earlier batches keep
+//! their story (issued ids do not change). Not supported: `--story-window`.
 
 use ahash::{AHashMap, AHashSet};
 use rusqlite::{Connection, OptionalExtension};
@@ -25,6 +28,9 @@ const CANDIDATE_TERMS: usize = 10;
 const GROUPS_PER_TERM: usize = 16;
 /// Candidate groups scored per new group (those sharing the most heavy terms).
 const CANDIDATE_GROUPS: usize = 8;
+
+/// Stories with more groups than this are not refined (all pairs would be too many).
+const MAX_REFINE_GROUPS: usize = 1000;
 
 /// Smoothed inverse document frequency, as in `story`: a term in every group still weighs 1.
 fn idf(groups: f32, df: f32) -> f32 {
@@ -336,6 +342,65 @@ pub fn closest_group(
         }
     }
     best
+}
+
+/// The parts of a story to move to new stories: parts that `story::refine` separates and that
+/// hold only groups of this batch (`new_groups`). When no part holds a stored group, the part
+/// with the oldest group stays.
+pub fn refine_story(
+    sum: &StorySum,
+    new_groups: &AHashSet<i64>,
+    opts: &crate::story::StoryOptions,
+) -> Vec<Vec<i64>> {
+    let Some(refine_threshold) = opts.refine_threshold else {
+        return Vec::new();
+    };
+    let n = sum.groups.len();
+    if n < 2 * opts.min_part.max(1) || n > MAX_REFINE_GROUPS {
+        return Vec::new();
+    }
+    let vectors: Vec<TermVector> = sum.groups.iter().map(|g| g.vector.clone()).collect();
+    let floor = 0.75 * opts.threshold;
+    let mut edges = Vec::new();
+    for a in 0..n {
+        for b in a + 1..n {
+            let similarity = cosine(&vectors[a], &vectors[b]);
+            if similarity >= floor {
+                edges.push(crate::story::StoryEdge {
+                    a: a as u32,
+                    b: b as u32,
+                    similarity: similarity as f32,
+                });
+            }
+        }
+    }
+    let labels = crate::story::refine(
+        &vectors,
+        &edges,
+        &vec![0; n],
+        refine_threshold,
+        opts.min_part,
+    );
+    let mut parts: AHashMap<u32, Vec<i64>> = AHashMap::new();
+    for (i, &label) in labels.iter().enumerate() {
+        parts.entry(label).or_default().push(sum.groups[i].dup);
+    }
+    if parts.len() < 2 {
+        return Vec::new();
+    }
+    let mut parts: Vec<Vec<i64>> = parts.into_values().collect();
+    for part in &mut parts {
+        part.sort_unstable();
+    }
+    parts.sort_unstable();
+    let all_new = |part: &Vec<i64>| part.iter().all(|dup| new_groups.contains(dup));
+    let keep_first = parts.iter().all(all_new);
+    parts
+        .into_iter()
+        .enumerate()
+        .filter(|(i, part)| all_new(part) && !(keep_first && *i == 0))
+        .map(|(_, part)| part)
+        .collect()
 }
 
 #[cfg(test)]
