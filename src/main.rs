@@ -520,30 +520,44 @@ fn index_stats(args: IndexStatsArgs) -> anyhow::Result<()> {
     let index = Index::open(&args.db, &ParamRequest::default(), false, DEFAULT_WAIT)?;
     let stats = index.stats()?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&stats)?);
-        return Ok(());
+        return print_stdout(&(serde_json::to_string_pretty(&stats)? + "\n"));
     }
-    println!("index            {}", args.db.display());
-    println!("articles         {}", stats.articles);
-    println!(
-        "dup groups       {} ({} with copies, largest {})",
+    let mut text = format!("index            {}\n", args.db.display());
+    text += &format!("articles         {}\n", stats.articles);
+    text += &format!(
+        "dup groups       {} ({} with copies, largest {})\n",
         stats.dup_groups, stats.groups_with_copies, stats.largest_group
     );
-    println!("stories          {}", stats.stories);
-    println!(
-        "batches          {} (last added {})",
+    text += &format!("stories          {}\n", stats.stories);
+    text += &format!(
+        "batches          {} (last added {})\n",
         stats.batches,
         stats.last_batch_at.as_deref().unwrap_or("never")
     );
-    println!(
-        "merges           {} dup, {} story",
+    text += &format!(
+        "merges           {} dup, {} story\n",
         stats.dup_merges, stats.story_merges
     );
-    println!("file size        {:.1} MB", stats.file_bytes as f64 / 1e6);
+    text += &format!("file size        {:.1} MB\n", stats.file_bytes as f64 / 1e6);
     for (name, value) in &stats.parameters {
-        println!("--{name:<15} {value}");
+        text += &format!("--{name:<15} {value}\n");
     }
-    Ok(())
+    print_stdout(&text)
+}
+
+/// Writes to stdout; a closed pipe (`| head`) ends the output quietly instead of panicking.
+fn print_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(err).context("cannot write to stdout"))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn generate(args: GenArgs) -> anyhow::Result<()> {
@@ -625,11 +639,10 @@ fn dedup(args: DedupArgs) -> anyhow::Result<()> {
 fn evaluate(args: EvalArgs) -> anyhow::Result<()> {
     let report = eval::evaluate_files(&args.truth, &args.pred, args.col, args.worst)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        print_stdout(&(serde_json::to_string_pretty(&report)? + "\n"))
     } else {
-        print!("{}", report.to_text());
+        print_stdout(&report.to_text())
     }
-    Ok(())
 }
 
 /// The final summary line, and one line about rejects.

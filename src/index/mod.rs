@@ -231,6 +231,7 @@ impl Index {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| locked_error(&path, e))?;
+        hold_lock_for_test();
         progress.stage("adding");
         let batch: i64 = tx
             .query_row("SELECT coalesce(max(batch), 0) + 1 FROM batches", [], |r| {
@@ -310,6 +311,17 @@ fn locked_error(path: &Path, err: rusqlite::Error) -> Error {
             }
         }
         _ => store::sql_error(path, err),
+    }
+}
+
+/// Test hook: `STORYHASH_TEST_HOLD_LOCK_MS` keeps the write lock that long before adding, so
+/// that a test can meet a busy index deterministically.
+fn hold_lock_for_test() {
+    if let Some(ms) = std::env::var("STORYHASH_TEST_HOLD_LOCK_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        std::thread::sleep(Duration::from_millis(ms));
     }
 }
 
