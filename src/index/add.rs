@@ -123,6 +123,7 @@ struct GroupUpdate {
 /// Runs a batch inside `conn`'s open transaction.
 pub struct BatchAdder<'a> {
     pub conn: &'a Connection,
+    pub progress: &'a dyn crate::pipeline::Progress,
     pub path: &'a Path,
     pub params: &'a IndexParams,
     pub batch: i64,
@@ -131,6 +132,12 @@ pub struct BatchAdder<'a> {
 impl BatchAdder<'_> {
     fn sql(&self, e: rusqlite::Error) -> crate::error::Error {
         store::sql_error(self.path, e)
+    }
+
+    /// Runs a statement through the statement cache (an add runs the same few statements
+    /// hundreds of thousands of times).
+    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+        self.conn.prepare_cached(sql)?.execute(params)
     }
 
     fn next_id(&self, table: &str, column: &str) -> Result<i64> {
@@ -149,7 +156,9 @@ impl BatchAdder<'_> {
             batch: self.batch,
             ..AddReport::default()
         };
+        self.progress.stage("known ids");
         let articles = self.skip_known(articles, &mut report.skipped)?;
+        self.progress.stage("near-duplicates");
         let first_seq = self.next_id("articles", "seq")?;
         let signatures: Vec<&[u32]> = articles.iter().map(|a| a.signature.as_slice()).collect();
         let mut stored = StoredArticles::new(self.conn, self.path);
@@ -167,14 +176,19 @@ impl BatchAdder<'_> {
             };
         }
         let stored_groups = self.read_stored_groups(&plans)?;
+        self.progress.stage("writing articles");
         self.insert_articles(&articles, &plans, &best, first_seq)?;
         report.dup_merges = self.merge_stored_groups(&plans)?;
         stored.clear();
+        self.progress.stage("group terms");
         let updates = self.group_updates(&articles, &plans, &stored_groups, first_seq)?;
+        self.progress.stage("stories");
         report.new_dup_groups = plans.iter().filter(|p| p.stored.is_empty()).count();
         report.grown_dup_groups = plans.len() - report.new_dup_groups;
         let story_matches = self.place_in_stories(&plans, updates, &mut report)?;
+        self.progress.stage("refining stories");
         self.refine_stories(&plans, &mut report)?;
+        self.progress.stage("describing");
         report.added = self.describe(&articles, &plans, &best, &story_matches, first_seq)?;
         Ok(report)
     }
@@ -313,6 +327,7 @@ impl BatchAdder<'_> {
             .conn
             .prepare_cached("INSERT OR IGNORE INTO bands (key, seq) VALUES (?1, ?2)")
             .map_err(|e| self.sql(e))?;
+        let mut band_rows: Vec<(i64, i64)> = Vec::with_capacity(articles.len() * self.params.bands);
         for (i, article) in articles.iter().enumerate() {
             let seq = first_seq + i as i64;
             let meta = &article.meta;
@@ -340,10 +355,16 @@ impl BatchAdder<'_> {
                     store::encode_signature(&article.signature),
                 ])
                 .map_err(|e| self.sql(e))?;
-            for key in dups::band_keys(&article.signature, self.params) {
-                band.execute((store::to_sql(key), seq))
-                    .map_err(|e| self.sql(e))?;
-            }
+            band_rows.extend(
+                dups::band_keys(&article.signature, self.params)
+                    .into_iter()
+                    .map(|key| (store::to_sql(key), seq)),
+            );
+        }
+        // In key order: each B-tree page of the band index is written once.
+        band_rows.sort_unstable();
+        for row in band_rows {
+            band.execute(row).map_err(|e| self.sql(e))?;
         }
         Ok(())
     }
@@ -353,18 +374,16 @@ impl BatchAdder<'_> {
         let mut merged = 0;
         for plan in plans {
             for &old in plan.stored.iter().skip(1) {
-                self.conn
-                    .execute(
-                        "UPDATE articles SET dup = ?1 WHERE dup = ?2",
-                        (plan.dup, old),
-                    )
-                    .map_err(|e| self.sql(e))?;
-                self.conn
-                    .execute(
-                        "UPDATE dup_groups SET merged_into = ?1 WHERE dup = ?2",
-                        (plan.dup, old),
-                    )
-                    .map_err(|e| self.sql(e))?;
+                self.exec(
+                    "UPDATE articles SET dup = ?1 WHERE dup = ?2",
+                    (plan.dup, old),
+                )
+                .map_err(|e| self.sql(e))?;
+                self.exec(
+                    "UPDATE dup_groups SET merged_into = ?1 WHERE dup = ?2",
+                    (plan.dup, old),
+                )
+                .map_err(|e| self.sql(e))?;
                 self.record_merge("dup", old, plan.dup)?;
                 merged += 1;
             }
@@ -373,12 +392,11 @@ impl BatchAdder<'_> {
     }
 
     fn record_merge(&self, kind: &str, old: i64, new: i64) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT INTO merges (kind, old, new, batch) VALUES (?1, ?2, ?3, ?4)",
-                params![kind, old, new, self.batch],
-            )
-            .map_err(|e| self.sql(e))?;
+        self.exec(
+            "INSERT INTO merges (kind, old, new, batch) VALUES (?1, ?2, ?3, ?4)",
+            params![kind, old, new, self.batch],
+        )
+        .map_err(|e| self.sql(e))?;
         Ok(())
     }
 
@@ -539,13 +557,12 @@ impl BatchAdder<'_> {
         }
         let new_groups = new_terms.iter().flatten().count() as u64;
         let counted = self.meta_number("groups-counted")? + new_groups;
-        self.conn
-            .execute(
-                "INSERT INTO meta (key, value) VALUES ('groups-counted', ?1) \
+        self.exec(
+            "INSERT INTO meta (key, value) VALUES ('groups-counted', ?1) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [counted.to_string()],
-            )
-            .map_err(|e| self.sql(e))?;
+            [counted.to_string()],
+        )
+        .map_err(|e| self.sql(e))?;
         self.store_labels(new_terms, articles, plans)?;
         Ok((df, counted))
     }
@@ -577,8 +594,12 @@ impl BatchAdder<'_> {
             .filter(|p| !p.stored.is_empty())
             .flat_map(|p| &p.members)
             .map(|&m| &articles[m].terms);
+        let mut seen = ahash::AHashSet::new();
         for terms in new_terms.iter().flatten().chain(grown_members) {
             for (term, label) in &terms.labels {
+                if !seen.insert(*term) {
+                    continue;
+                }
                 insert
                     .execute((store::to_sql(*term), label))
                     .map_err(|e| self.sql(e))?;
@@ -688,26 +709,31 @@ impl BatchAdder<'_> {
             .map(|p| p.dup)
             .collect();
         let mut reader = StoryReader::new(self.conn, self.path);
-        let mut touched: Vec<i64> = Vec::new();
+        // Only a part of at least `min_part` new groups can move: stories that received fewer
+        // cannot change.
+        let mut new_per_story: AHashMap<i64, usize> = AHashMap::new();
         for &dup in &new_groups {
             if let Some((_, story)) = reader.live_group(dup)? {
-                touched.push(story);
+                *new_per_story.entry(story).or_default() += 1;
             }
         }
+        let mut touched: Vec<i64> = new_per_story
+            .into_iter()
+            .filter(|&(_, n)| n >= opts.min_part)
+            .map(|(story, _)| story)
+            .collect();
         touched.sort_unstable();
-        touched.dedup();
         let mut next_story = self.next_id("stories", "story")?;
         for story in touched {
             let parts = stories::refine_story(reader.story(story)?, &new_groups, &opts);
             for part in parts {
                 let moved_to = self.new_story(&mut next_story, report)?;
                 for dup in &part {
-                    self.conn
-                        .execute(
-                            "UPDATE dup_groups SET story = ?1 WHERE dup = ?2",
-                            (moved_to, dup),
-                        )
-                        .map_err(|e| self.sql(e))?;
+                    self.exec(
+                        "UPDATE dup_groups SET story = ?1 WHERE dup = ?2",
+                        (moved_to, dup),
+                    )
+                    .map_err(|e| self.sql(e))?;
                 }
                 report.story_splits += 1;
             }
@@ -719,29 +745,26 @@ impl BatchAdder<'_> {
     fn new_story(&self, next_story: &mut i64, report: &mut AddReport) -> Result<i64> {
         let story = *next_story;
         *next_story += 1;
-        self.conn
-            .execute(
-                "INSERT INTO stories (story, batch) VALUES (?1, ?2)",
-                (story, self.batch),
-            )
-            .map_err(|e| self.sql(e))?;
+        self.exec(
+            "INSERT INTO stories (story, batch) VALUES (?1, ?2)",
+            (story, self.batch),
+        )
+        .map_err(|e| self.sql(e))?;
         report.new_stories += 1;
         Ok(story)
     }
 
     fn merge_stories(&self, old: i64, survivor: i64, reader: &mut StoryReader<'_>) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE dup_groups SET story = ?1 WHERE story = ?2",
-                (survivor, old),
-            )
-            .map_err(|e| self.sql(e))?;
-        self.conn
-            .execute(
-                "UPDATE stories SET merged_into = ?1 WHERE story = ?2",
-                (survivor, old),
-            )
-            .map_err(|e| self.sql(e))?;
+        self.exec(
+            "UPDATE dup_groups SET story = ?1 WHERE story = ?2",
+            (survivor, old),
+        )
+        .map_err(|e| self.sql(e))?;
+        self.exec(
+            "UPDATE stories SET merged_into = ?1 WHERE story = ?2",
+            (survivor, old),
+        )
+        .map_err(|e| self.sql(e))?;
         self.record_merge("story", old, survivor)?;
         reader.forget(old);
         reader.forget(survivor);

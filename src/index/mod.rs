@@ -240,6 +240,7 @@ impl Index {
             .map_err(|e| store::sql_error(&path, e))?;
         let adder = add::BatchAdder {
             conn: &tx,
+            progress,
             path: &path,
             params: &self.params,
             batch,
@@ -260,6 +261,7 @@ impl Index {
         )
         .map_err(|e| store::sql_error(&path, e))?;
         failpoint("index-add-before-commit");
+        progress.stage("committing");
         tx.commit().map_err(|e| store::sql_error(&path, e))?;
         Ok((report, prepared.read_stats))
     }

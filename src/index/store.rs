@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::error::{Error, Result};
@@ -187,6 +188,13 @@ pub fn connect(path: &Path, create: bool, busy: Duration) -> Result<Connection> 
     }
     let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(path, e))?;
     conn.busy_timeout(busy).map_err(|e| sql_error(path, e))?;
+    // Every point query of an add is a cached statement; the default cache (16) is too small.
+    conn.set_prepared_statement_cache_capacity(128);
+    // Without the query planner stability guarantee, SQLite re-prepares a statement whenever a
+    // new value is bound to a parameter that could change its plan: for the point queries of an
+    // add that was an eighth of the time (measured with perf).
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .map_err(|e| sql_error(path, e))?;
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(|e| sql_error(path, e))?;
     conn.pragma_update(None, "synchronous", "FULL")

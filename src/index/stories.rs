@@ -262,16 +262,15 @@ impl<'c> StoryReader<'c> {
     pub fn candidate_groups(&self, vector: &TermVector, exclude: i64) -> Result<Vec<i64>> {
         let mut statement = self
             .conn
-            .prepare_cached(
-                "SELECT dup FROM term_groups WHERE term = ?1 ORDER BY dup DESC LIMIT ?2",
-            )
+            .prepare_cached(&format!(
+                "SELECT dup FROM term_groups WHERE term = ?1 ORDER BY dup DESC \
+                 LIMIT {GROUPS_PER_TERM}"
+            ))
             .map_err(|e| store::sql_error(self.path, e))?;
         let mut shared: AHashMap<i64, u32> = AHashMap::new();
         for term in heavy_terms(vector) {
             let rows = statement
-                .query_map((store::to_sql(term), GROUPS_PER_TERM as i64), |row| {
-                    row.get::<_, i64>(0)
-                })
+                .query_map([store::to_sql(term)], |row| row.get::<_, i64>(0))
                 .map_err(|e| store::sql_error(self.path, e))?;
             for dup in rows {
                 let dup = dup.map_err(|e| store::sql_error(self.path, e))?;
