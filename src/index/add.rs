@@ -9,6 +9,7 @@
 use std::path::Path;
 
 use ahash::AHashMap;
+use rayon::prelude::*;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::cluster::{canonical_order, RankKey, UnionFind};
@@ -409,8 +410,9 @@ impl BatchAdder<'_> {
         first_seq: i64,
     ) -> Result<Vec<GroupUpdate>> {
         let with_stories = self.params.story_threshold.is_some();
+        // A new group's terms are its members' merged (as `cluster` merges them).
         let new_terms: Vec<Option<DocTerms>> = plans
-            .iter()
+            .par_iter()
             .map(|plan| {
                 (with_stories && plan.stored.is_empty()).then(|| {
                     let members: Vec<DocTerms> = plan
@@ -427,27 +429,36 @@ impl BatchAdder<'_> {
         } else {
             (AHashMap::new(), 0)
         };
-        let mut updates = Vec::with_capacity(plans.len());
-        for (p, plan) in plans.iter().enumerate() {
-            let (canonical_seq, canonical_day) =
-                self.canonical(articles, plan, stored_groups, first_seq)?;
-            let stored: Vec<&StoredGroup> = plan.stored.iter().map(|d| &stored_groups[d]).collect();
-            let size = plan.members.len() as i64 + stored.iter().map(|g| g.size).sum::<i64>();
-            let vector = match &new_terms[p] {
+        let vectors: Vec<TermVector> = plans
+            .par_iter()
+            .zip(&new_terms)
+            .map(|(plan, terms)| match terms {
                 Some(terms) => stories::tfidf_vector(terms, &df, groups_counted),
                 None if with_stories => {
+                    // A grown group: its stored vector weighted by its size, plus its new
+                    // members' vectors.
                     let article_vectors: Vec<TermVector> = plan
                         .members
                         .iter()
                         .map(|&m| stories::tfidf_vector(&articles[m].terms, &df, groups_counted))
                         .collect();
-                    let mut parts: Vec<(f32, &TermVector)> =
-                        stored.iter().map(|g| (g.size as f32, &g.vector)).collect();
+                    let mut parts: Vec<(f32, &TermVector)> = plan
+                        .stored
+                        .iter()
+                        .map(|d| (stored_groups[d].size as f32, &stored_groups[d].vector))
+                        .collect();
                     parts.extend(article_vectors.iter().map(|v| (1.0, v)));
                     stories::weighted_sum(&parts)
                 }
                 None => TermVector::new(),
-            };
+            })
+            .collect();
+        let mut updates = Vec::with_capacity(plans.len());
+        for ((p, plan), vector) in plans.iter().enumerate().zip(vectors) {
+            let (canonical_seq, canonical_day) =
+                self.canonical(articles, plan, stored_groups, first_seq)?;
+            let stored: Vec<&StoredGroup> = plan.stored.iter().map(|d| &stored_groups[d]).collect();
+            let size = plan.members.len() as i64 + stored.iter().map(|g| g.size).sum::<i64>();
             updates.push(GroupUpdate {
                 plan: p,
                 canonical_seq,
@@ -646,7 +657,15 @@ impl BatchAdder<'_> {
                 report.story_merges += 1;
             }
             self.write_group(plan.dup, survivor, &update, false)?;
-            reader.forget(survivor);
+            reader.replaced(
+                survivor,
+                &plan.stored,
+                GroupVector {
+                    dup: plan.dup,
+                    canonical_seq: update.canonical_seq,
+                    vector: update.vector.clone(),
+                },
+            );
             report.continued_stories += 1;
         }
         Ok(matches)
@@ -766,8 +785,7 @@ impl BatchAdder<'_> {
         )
         .map_err(|e| self.sql(e))?;
         self.record_merge("story", old, survivor)?;
-        reader.forget(old);
-        reader.forget(survivor);
+        reader.merged(old, survivor);
         Ok(())
     }
 

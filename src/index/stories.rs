@@ -30,7 +30,7 @@ const GROUPS_PER_TERM: usize = 16;
 const CANDIDATE_GROUPS: usize = 8;
 
 /// Stories with more groups than this are not refined (all pairs would be too many).
-const MAX_REFINE_GROUPS: usize = 1000;
+const MAX_REFINE_GROUPS: usize = 300;
 
 /// Smoothed inverse document frequency, as in `story`: a term in every group still weighs 1.
 fn idf(groups: f32, df: f32) -> f32 {
@@ -143,6 +143,22 @@ impl StorySum {
         self.groups.push(group);
     }
 
+    /// Takes a group out (its vector leaves the sum).
+    pub fn remove(&mut self, dup: i64) {
+        let Some(i) = self.position.remove(&dup) else {
+            return;
+        };
+        let group = self.groups.swap_remove(i);
+        if let Some(moved) = self.groups.get(i) {
+            self.position.insert(moved.dup, i);
+        }
+        for (term, w) in group.vector {
+            if let Some(total) = self.sum.get_mut(&term) {
+                *total -= w;
+            }
+        }
+    }
+
     pub fn group(&self, dup: i64) -> Option<&GroupVector> {
         self.position.get(&dup).map(|&i| &self.groups[i])
     }
@@ -233,7 +249,34 @@ impl<'c> StoryReader<'c> {
         }
     }
 
-    /// Forgets a story whose groups changed in a way not tracked here (merges, grown groups).
+    /// Records that the groups `removed` of `story` became `group` (a grown or merged dup
+    /// group).
+    pub fn replaced(&mut self, story: i64, removed: &[i64], group: GroupVector) {
+        if let Some(sum) = self.sums.get_mut(&story) {
+            for &dup in removed {
+                sum.remove(dup);
+            }
+            sum.remove(group.dup);
+            sum.add(group);
+        }
+    }
+
+    /// Records that story `old` merged into `survivor`.
+    pub fn merged(&mut self, old: i64, survivor: i64) {
+        let old_sum = self.sums.remove(&old);
+        match (old_sum, self.sums.get_mut(&survivor)) {
+            (Some(old_sum), Some(sum)) => {
+                for group in old_sum.groups {
+                    sum.add(group);
+                }
+            }
+            _ => {
+                self.sums.remove(&survivor);
+            }
+        }
+    }
+
+    /// Forgets a story whose groups changed in a way not tracked here.
     pub fn forget(&mut self, story: i64) {
         self.sums.remove(&story);
     }
