@@ -22,7 +22,7 @@ use crate::story::{self, TermVector};
 use super::batch::PreparedArticle;
 use super::dups::{self, DupEdge, Earlier, StoredArticles};
 use super::store::{self, IndexParams};
-use super::stories::{self, GroupVector, StoryReader};
+use super::stories::{self, GroupVector, RawTerms, StoryReader};
 
 /// One added article, in `cluster`'s columns plus what it matched.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,7 +107,19 @@ struct StoredGroup {
     story: i64,
     canonical_seq: i64,
     size: i64,
-    vector: TermVector,
+    raw: RawTerms,
+}
+
+/// Document frequencies as this batch sees them.
+struct TermStats {
+    df: AHashMap<u64, u32>,
+    groups_counted: u64,
+}
+
+impl TermStats {
+    fn reader<'c>(&self, conn: &'c Connection, path: &'c Path) -> StoryReader<'c> {
+        StoryReader::new(conn, path, self.df.clone(), self.groups_counted)
+    }
 }
 
 /// A new or grown group, ready for its story.
@@ -116,6 +128,8 @@ struct GroupUpdate {
     canonical_seq: i64,
     size: i64,
     day: Option<i64>,
+    /// What is stored, and its weights under this batch's document frequencies.
+    raw: RawTerms,
     vector: TermVector,
     /// Stories of the stored groups it contains (the survivor's first); empty when new.
     stories: Vec<i64>,
@@ -182,13 +196,14 @@ impl BatchAdder<'_> {
         report.dup_merges = self.merge_stored_groups(&plans)?;
         stored.clear();
         self.progress.stage("group terms");
-        let updates = self.group_updates(&articles, &plans, &stored_groups, first_seq)?;
+        let (updates, term_stats) =
+            self.group_updates(&articles, &plans, &stored_groups, first_seq)?;
         self.progress.stage("stories");
         report.new_dup_groups = plans.iter().filter(|p| p.stored.is_empty()).count();
         report.grown_dup_groups = plans.len() - report.new_dup_groups;
-        let story_matches = self.place_in_stories(&plans, updates, &mut report)?;
+        let story_matches = self.place_in_stories(&plans, updates, &term_stats, &mut report)?;
         self.progress.stage("refining stories");
-        self.refine_stories(&plans, &mut report)?;
+        self.refine_stories(&plans, &term_stats, &mut report)?;
         self.progress.stage("describing");
         report.added = self.describe(&articles, &plans, &best, &story_matches, first_seq)?;
         Ok(report)
@@ -294,7 +309,7 @@ impl BatchAdder<'_> {
                         story: row.get(0)?,
                         canonical_seq: row.get(1)?,
                         size: row.get(2)?,
-                        vector: store::decode_vector(&row.get::<_, Vec<u8>>(3)?),
+                        raw: store::decode_vector(&row.get::<_, Vec<u8>>(3)?),
                     })
                 })
                 .map_err(|e| self.sql(e))?;
@@ -408,7 +423,7 @@ impl BatchAdder<'_> {
         plans: &[GroupPlan],
         stored_groups: &AHashMap<i64, StoredGroup>,
         first_seq: i64,
-    ) -> Result<Vec<GroupUpdate>> {
+    ) -> Result<(Vec<GroupUpdate>, TermStats)> {
         let with_stories = self.params.story_threshold.is_some();
         // A new group's terms are its members' merged (as `cluster` merges them).
         let new_terms: Vec<Option<DocTerms>> = plans
@@ -424,37 +439,53 @@ impl BatchAdder<'_> {
                 })
             })
             .collect();
-        let (df, groups_counted) = if with_stories {
+        let (mut df, groups_counted) = if with_stories {
             self.update_term_stats(articles, plans, &new_terms)?
         } else {
             (AHashMap::new(), 0)
         };
-        let vectors: Vec<TermVector> = plans
+        if with_stories {
+            self.look_up_df(
+                plans
+                    .iter()
+                    .flat_map(|p| &p.stored)
+                    .flat_map(|d| &stored_groups[d].raw),
+                &mut df,
+            )?;
+        }
+        let terms: Vec<(RawTerms, TermVector)> = plans
             .par_iter()
             .zip(&new_terms)
-            .map(|(plan, terms)| match terms {
-                Some(terms) => stories::tfidf_vector(terms, &df, groups_counted),
-                None if with_stories => {
-                    // A grown group: its stored vector weighted by its size, plus its new
-                    // members' vectors.
-                    let article_vectors: Vec<TermVector> = plan
-                        .members
-                        .iter()
-                        .map(|&m| stories::tfidf_vector(&articles[m].terms, &df, groups_counted))
-                        .collect();
-                    let mut parts: Vec<(f32, &TermVector)> = plan
-                        .stored
-                        .iter()
-                        .map(|d| (stored_groups[d].size as f32, &stored_groups[d].vector))
-                        .collect();
-                    parts.extend(article_vectors.iter().map(|v| (1.0, v)));
-                    stories::weighted_sum(&parts)
+            .map(|(plan, terms)| {
+                if !with_stories {
+                    return (RawTerms::new(), TermVector::new());
                 }
-                None => TermVector::new(),
+                let scores = match terms {
+                    Some(terms) => terms.scores.clone(),
+                    None => {
+                        // A grown group: its stored mean scores weighted by its size, plus
+                        // its new members'.
+                        let mut parts: Vec<(f32, &[(u64, f32)])> = plan
+                            .stored
+                            .iter()
+                            .map(|d| (stored_groups[d].size as f32, &stored_groups[d].raw[..]))
+                            .collect();
+                        parts.extend(
+                            plan.members
+                                .iter()
+                                .map(|&m| (1.0, &articles[m].terms.scores[..])),
+                        );
+                        stories::mean_scores(&parts)
+                    }
+                };
+                let raw = stories::kept_terms(&scores, &df, groups_counted);
+                let vector =
+                    stories::weigh(&raw, &|t| df.get(&t).copied().unwrap_or(1), groups_counted);
+                (raw, vector)
             })
             .collect();
         let mut updates = Vec::with_capacity(plans.len());
-        for ((p, plan), vector) in plans.iter().enumerate().zip(vectors) {
+        for ((p, plan), (raw, vector)) in plans.iter().enumerate().zip(terms) {
             let (canonical_seq, canonical_day) =
                 self.canonical(articles, plan, stored_groups, first_seq)?;
             let stored: Vec<&StoredGroup> = plan.stored.iter().map(|d| &stored_groups[d]).collect();
@@ -464,11 +495,35 @@ impl BatchAdder<'_> {
                 canonical_seq,
                 size,
                 day: canonical_day,
+                raw,
                 vector,
                 stories: stored.iter().map(|g| g.story).collect(),
             });
         }
-        Ok(updates)
+        Ok((updates, TermStats { df, groups_counted }))
+    }
+
+    /// Adds the stored document frequencies of `terms` missing from `df`.
+    fn look_up_df<'t>(
+        &self,
+        terms: impl Iterator<Item = &'t (u64, f32)>,
+        df: &mut AHashMap<u64, u32>,
+    ) -> Result<()> {
+        let mut lookup = self
+            .conn
+            .prepare_cached("SELECT df FROM term_df WHERE term = ?1")
+            .map_err(|e| self.sql(e))?;
+        for &(term, _) in terms {
+            if df.contains_key(&term) {
+                continue;
+            }
+            let found: Option<i64> = lookup
+                .query_row([store::to_sql(term)], |row| row.get(0))
+                .optional()
+                .map_err(|e| self.sql(e))?;
+            df.insert(term, found.unwrap_or(0) as u32);
+        }
+        Ok(())
     }
 
     /// The canonical article of a planned group (earliest date, longest text, smallest id) and
@@ -548,24 +603,14 @@ impl BatchAdder<'_> {
                 .map_err(|e| self.sql(e))?;
             df.insert(term, total as u32);
         }
-        let mut lookup = self
-            .conn
-            .prepare_cached("SELECT df FROM term_df WHERE term = ?1")
-            .map_err(|e| self.sql(e))?;
-        for plan in plans.iter().filter(|p| !p.stored.is_empty()) {
-            for &member in &plan.members {
-                for &(term, _) in &articles[member].terms.scores {
-                    if df.contains_key(&term) {
-                        continue;
-                    }
-                    let found: Option<i64> = lookup
-                        .query_row([store::to_sql(term)], |row| row.get(0))
-                        .optional()
-                        .map_err(|e| self.sql(e))?;
-                    df.insert(term, found.unwrap_or(0) as u32);
-                }
-            }
-        }
+        self.look_up_df(
+            plans
+                .iter()
+                .filter(|p| !p.stored.is_empty())
+                .flat_map(|p| &p.members)
+                .flat_map(|&m| &articles[m].terms.scores),
+            &mut df,
+        )?;
         let new_groups = new_terms.iter().flatten().count() as u64;
         let counted = self.meta_number("groups-counted")? + new_groups;
         self.exec(
@@ -625,10 +670,11 @@ impl BatchAdder<'_> {
         &self,
         plans: &[GroupPlan],
         mut updates: Vec<GroupUpdate>,
+        term_stats: &TermStats,
         report: &mut AddReport,
     ) -> Result<Vec<Option<(i64, f64)>>> {
         updates.sort_by_key(|u| (u.day.is_none(), u.day, u.plan));
-        let mut reader = StoryReader::new(self.conn, self.path);
+        let mut reader = term_stats.reader(self.conn, self.path);
         let mut next_story = self.next_id("stories", "story")?;
         let mut matches = vec![None; plans.len()];
         for update in updates {
@@ -714,7 +760,12 @@ impl BatchAdder<'_> {
     }
 
     /// Refines every story that received a new group (see `stories::refine_story`).
-    fn refine_stories(&self, plans: &[GroupPlan], report: &mut AddReport) -> Result<()> {
+    fn refine_stories(
+        &self,
+        plans: &[GroupPlan],
+        term_stats: &TermStats,
+        report: &mut AddReport,
+    ) -> Result<()> {
         let Some(threshold) = self.params.story_threshold else {
             return Ok(());
         };
@@ -727,7 +778,7 @@ impl BatchAdder<'_> {
             .filter(|p| p.stored.is_empty())
             .map(|p| p.dup)
             .collect();
-        let mut reader = StoryReader::new(self.conn, self.path);
+        let mut reader = term_stats.reader(self.conn, self.path);
         // Only a part of at least `min_part` new groups can move: stories that received fewer
         // cannot change.
         let mut new_per_story: AHashMap<i64, usize> = AHashMap::new();
@@ -790,7 +841,7 @@ impl BatchAdder<'_> {
     }
 
     fn write_group(&self, dup: i64, story: i64, update: &GroupUpdate, new: bool) -> Result<()> {
-        let vector = store::encode_vector(&update.vector);
+        let vector = store::encode_vector(&update.raw);
         if new {
             self.conn
                 .prepare_cached(

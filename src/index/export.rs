@@ -62,8 +62,6 @@ pub fn query(
     top: usize,
 ) -> Result<Vec<QueryMatch>> {
     let mut stored = dups::StoredArticles::new(conn, path);
-    let reader = StoryReader::new(conn, path);
-    let mut story_reader = StoryReader::new(conn, path);
     let groups_counted = groups_counted(conn, path)?;
     let mut found = Vec::new();
     for article in articles {
@@ -81,8 +79,12 @@ pub fn query(
         let mut rows: Vec<(&'static str, f64, i64)> =
             near.iter().map(|&(s, seq)| ("duplicate", s, seq)).collect();
         if let Some(threshold) = params.story_threshold {
+            // The article counts as one more group, as if it were added.
             let df = document_frequencies(conn, path, &article.terms)?;
-            let vector = stories::tfidf_vector(&article.terms, &df, groups_counted + 1);
+            let reader = StoryReader::new(conn, path, df.clone(), groups_counted + 1);
+            let mut story_reader = StoryReader::new(conn, path, df.clone(), groups_counted + 1);
+            let raw = stories::kept_terms(&article.terms.scores, &df, groups_counted + 1);
+            let vector = story_reader.weigh(&raw)?;
             let candidates = reader.candidates(&vector, -1)?;
             let joined =
                 stories::best_story(&mut story_reader, &vector, &candidates.stories, threshold)?
@@ -265,6 +267,7 @@ pub fn export(conn: &Connection, path: &Path, dir: &Path) -> Result<ExportCounts
     let mut rows = groups_statement.query([]).map_err(sql)?;
     let mut current: Option<i64> = None;
     let mut groups: Vec<ExportGroup> = Vec::new();
+    let mut weights = StoryReader::new(conn, path, AHashMap::new(), groups_counted(conn, path)?);
     while let Some(row) = rows.next().map_err(sql)? {
         let story: i64 = row.get(0).map_err(sql)?;
         if current.is_some_and(|s| s != story) {
@@ -284,7 +287,9 @@ pub fn export(conn: &Connection, path: &Path, dir: &Path) -> Result<ExportCounts
             dup: row.get(1).map_err(sql)?,
             canonical_seq: row.get(2).map_err(sql)?,
             size: row.get(3).map_err(sql)?,
-            vector: store::decode_vector(&row.get::<_, Vec<u8>>(4).map_err(sql)?),
+            vector: weights.weigh(&store::decode_vector(
+                &row.get::<_, Vec<u8>>(4).map_err(sql)?,
+            ))?,
         });
     }
     if let Some(story) = current {

@@ -5,7 +5,8 @@
 //!
 //! Key-term vectors are TF-IDF over dup groups, like `story::tfidf_vectors`, with document
 //! frequencies counted over every group the index has created so far. A stored group keeps the
-//! vector it was given (IDF of its time); only the heaviest [`VECTOR_TERMS`] terms are kept.
+//! raw scores of its heaviest [`VECTOR_TERMS`] terms, weighed with the current document
+//! frequencies whenever it is read.
 //! After placement, each story the batch touched is refined as `cluster` refines stories
 //! (`story::refine`: in-story document frequencies split two events of one kind); a part made
 //! only of this batch's groups moves to a new story, while groups stored by earlier batches keep
@@ -15,7 +16,6 @@ use ahash::{AHashMap, AHashSet};
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::Result;
-use crate::keyterms::DocTerms;
 use crate::story::TermVector;
 
 use super::store;
@@ -37,26 +37,62 @@ fn idf(groups: f32, df: f32) -> f32 {
     (groups / df.max(1.0)).ln() + 1.0
 }
 
-/// The TF-IDF vector of mean key-term scores, trimmed to [`VECTOR_TERMS`] and L2-normalized.
-pub fn tfidf_vector(terms: &DocTerms, df: &AHashMap<u64, u32>, groups: u64) -> TermVector {
+/// A group's key terms as stored: the mean raw scores of its [`VECTOR_TERMS`] heaviest terms
+/// (by TF-IDF when stored), sorted by term. Weighed again with the current document frequencies
+/// whenever it is read, so that groups stored when the index was small do not keep the IDF of
+/// that time.
+pub type RawTerms = TermVector;
+
+/// TF-IDF of raw scores, L2-normalized, sorted by term.
+pub fn weigh(raw: &RawTerms, df: &dyn Fn(u64) -> u32, groups: u64) -> TermVector {
     let groups = groups.max(1) as f32;
-    let vector: TermVector = terms
-        .scores
+    let vector: TermVector = raw
         .iter()
         .map(|&(term, score)| {
-            let df = df.get(&term).copied().unwrap_or(1) as f32;
-            (term, (1.0 + score).ln() * idf(groups, df))
+            (
+                term,
+                (1.0 + score).ln() * idf(groups, df(term).max(1) as f32),
+            )
         })
         .collect();
-    trim_and_normalize(vector)
+    normalize(vector)
 }
 
-/// Keeps the heaviest [`VECTOR_TERMS`] weights, sorted by term, with unit length.
-pub fn trim_and_normalize(mut vector: TermVector) -> TermVector {
-    if vector.len() > VECTOR_TERMS {
-        vector.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        vector.truncate(VECTOR_TERMS);
+/// The raw terms to store for mean scores `scores` (sorted by term): the heaviest
+/// [`VECTOR_TERMS`] by TF-IDF.
+pub fn kept_terms(scores: &[(u64, f32)], df: &AHashMap<u64, u32>, groups: u64) -> RawTerms {
+    let lookup = |term| df.get(&term).copied().unwrap_or(1);
+    let weights = weigh(&scores.to_vec(), &lookup, groups);
+    if weights.len() <= VECTOR_TERMS {
+        return scores.to_vec();
     }
+    let mut ranked = weights;
+    ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let keep: ahash::AHashSet<u64> = ranked.iter().take(VECTOR_TERMS).map(|&(t, _)| t).collect();
+    scores
+        .iter()
+        .filter(|(term, _)| keep.contains(term))
+        .copied()
+        .collect()
+}
+
+/// Mean raw scores of a grown group: stored raw terms weighted by their group sizes, plus the
+/// new members' scores (each weight 1), sorted by term.
+pub fn mean_scores(parts: &[(f32, &[(u64, f32)])]) -> Vec<(u64, f32)> {
+    let total: f32 = parts.iter().map(|(weight, _)| weight).sum();
+    let mut sum: AHashMap<u64, f32> = AHashMap::new();
+    for (weight, scores) in parts {
+        for &(term, score) in scores.iter() {
+            *sum.entry(term).or_default() += weight * score / total.max(1.0);
+        }
+    }
+    let mut scores: Vec<(u64, f32)> = sum.into_iter().collect();
+    scores.sort_unstable_by_key(|&(term, _)| term);
+    scores
+}
+
+/// Sorted by term, with unit length.
+pub fn normalize(mut vector: TermVector) -> TermVector {
     vector.sort_unstable_by_key(|&(term, _)| term);
     let norm = vector
         .iter()
@@ -69,17 +105,6 @@ pub fn trim_and_normalize(mut vector: TermVector) -> TermVector {
         }
     }
     vector
-}
-
-/// Σ weight · vector over parts, trimmed and normalized: a grown group's vector.
-pub fn weighted_sum(parts: &[(f32, &TermVector)]) -> TermVector {
-    let mut sum: AHashMap<u64, f32> = AHashMap::new();
-    for (weight, vector) in parts {
-        for &(term, w) in vector.iter() {
-            *sum.entry(term).or_default() += weight * w;
-        }
-    }
-    trim_and_normalize(sum.into_iter().collect())
 }
 
 /// The terms a new group is found by: its heaviest, ties by term.
@@ -200,15 +225,50 @@ pub struct StoryReader<'c> {
     conn: &'c Connection,
     path: &'c std::path::Path,
     sums: AHashMap<i64, StorySum>,
+    /// Document frequencies known so far (the batch's, then stored ones as they are read).
+    df: AHashMap<u64, u32>,
+    groups: u64,
 }
 
 impl<'c> StoryReader<'c> {
-    pub fn new(conn: &'c Connection, path: &'c std::path::Path) -> Self {
+    /// A reader that weighs stored terms with `df` (falling back to `term_df`) over `groups`.
+    pub fn new(
+        conn: &'c Connection,
+        path: &'c std::path::Path,
+        df: AHashMap<u64, u32>,
+        groups: u64,
+    ) -> Self {
         StoryReader {
             conn,
             path,
             sums: AHashMap::new(),
+            df,
+            groups,
         }
+    }
+
+    /// The TF-IDF vector of raw terms under the current document frequencies.
+    pub fn weigh(&mut self, raw: &RawTerms) -> Result<TermVector> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT df FROM term_df WHERE term = ?1")
+            .map_err(|e| store::sql_error(self.path, e))?;
+        for &(term, _) in raw {
+            if self.df.contains_key(&term) {
+                continue;
+            }
+            let stored: Option<i64> = statement
+                .query_row([store::to_sql(term)], |row| row.get(0))
+                .optional()
+                .map_err(|e| store::sql_error(self.path, e))?;
+            self.df.insert(term, stored.unwrap_or(0) as u32);
+        }
+        let df = &self.df;
+        Ok(weigh(
+            raw,
+            &|term| df.get(&term).copied().unwrap_or(1),
+            self.groups,
+        ))
     }
 
     /// The live groups (not merged away) of a story, with their vectors.
@@ -226,16 +286,24 @@ impl<'c> StoryReader<'c> {
                 .map_err(|e| store::sql_error(self.path, e))?;
             let rows = statement
                 .query_map([story], |row| {
-                    Ok(GroupVector {
-                        dup: row.get(0)?,
-                        canonical_seq: row.get(1)?,
-                        vector: store::decode_vector(&row.get::<_, Vec<u8>>(2)?),
-                    })
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, i64>(1)?,
+                        store::decode_vector(&row.get::<_, Vec<u8>>(2)?),
+                    ))
                 })
                 .map_err(|e| store::sql_error(self.path, e))?;
+            let rows: Vec<(i64, i64, RawTerms)> = rows
+                .collect::<rusqlite::Result<_>>()
+                .map_err(|e| store::sql_error(self.path, e))?;
+            drop(statement);
             let mut sum = StorySum::default();
-            for group in rows {
-                sum.add(group.map_err(|e| store::sql_error(self.path, e))?);
+            for (dup, canonical_seq, raw) in rows {
+                sum.add(GroupVector {
+                    dup,
+                    canonical_seq,
+                    vector: self.weigh(&raw)?,
+                });
             }
             self.sums.insert(story, sum);
         }
@@ -448,6 +516,7 @@ pub fn refine_story(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keyterms::DocTerms;
 
     #[test]
     fn vectors_are_trimmed_sorted_and_unit() {
@@ -457,9 +526,9 @@ mod tests {
         };
         let mut scores = terms.scores.clone();
         scores.sort_unstable_by_key(|&(t, _)| t);
-        let terms = DocTerms { scores, ..terms };
-        let vector = tfidf_vector(&terms, &AHashMap::new(), 10);
-        assert_eq!(vector.len(), VECTOR_TERMS);
+        let raw = kept_terms(&scores, &AHashMap::new(), 10);
+        assert_eq!(raw.len(), VECTOR_TERMS);
+        let vector = weigh(&raw, &|_| 1, 10);
         assert!(vector.windows(2).all(|w| w[0].0 < w[1].0));
         assert!((cosine(&vector, &vector) - 1.0).abs() < 1e-4);
         // The heaviest terms are the ones kept.
@@ -469,9 +538,9 @@ mod tests {
 
     #[test]
     fn group_average_is_the_mean_cosine() {
-        let a = trim_and_normalize(vec![(1, 1.0), (2, 1.0)]);
-        let b = trim_and_normalize(vec![(2, 1.0), (3, 1.0)]);
-        let c = trim_and_normalize(vec![(1, 1.0)]);
+        let a = normalize(vec![(1, 1.0), (2, 1.0)]);
+        let b = normalize(vec![(2, 1.0), (3, 1.0)]);
+        let c = normalize(vec![(1, 1.0)]);
         let mut story = StorySum::default();
         for (dup, vector) in [(1, a.clone()), (2, b.clone())] {
             story.add(GroupVector {
