@@ -507,9 +507,42 @@ fn revisit(
     Ok(())
 }
 
+/// Which lines of each article are boilerplate, as indices among its lines with words (the
+/// lines that have a line hash), from the first pass's line hashes.
+struct SkippedLines {
+    /// Article `doc`'s indices are `lines[starts[doc]..starts[doc + 1]]`, ascending.
+    starts: Vec<u32>,
+    lines: Vec<u32>,
+}
+
+impl SkippedLines {
+    fn new(line_hashes: &[Vec<u64>], boilerplate: &BoilerplateLines) -> Self {
+        let mut starts = Vec::with_capacity(line_hashes.len() + 1);
+        let mut lines = Vec::new();
+        starts.push(0);
+        if !boilerplate.is_empty() {
+            for hashes in line_hashes {
+                lines.extend(
+                    (0..hashes.len() as u32).filter(|&i| boilerplate.contains(hashes[i as usize])),
+                );
+                starts.push(lines.len() as u32);
+            }
+        }
+        SkippedLines { starts, lines }
+    }
+
+    /// The boilerplate line indices of article `doc`.
+    fn of(&self, doc: usize) -> &[u32] {
+        match (self.starts.get(doc), self.starts.get(doc + 1)) {
+            (Some(&start), Some(&end)) => &self.lines[start as usize..end as usize],
+            _ => &[],
+        }
+    }
+}
+
 /// The second pass: re-signs the articles that contain boilerplate, without it.
 struct Resign<'a> {
-    has_boilerplate: &'a [bool],
+    skipped: &'a SkippedLines,
     boilerplate: &'a BoilerplateLines,
     hasher: &'a MinHasher,
     opts: &'a Options,
@@ -520,15 +553,11 @@ struct Resign<'a> {
 
 impl Revisit for Resign<'_> {
     fn batch(&mut self, batch: &[(usize, &Article)]) {
-        let (has_boilerplate, boilerplate, hasher, opts) = (
-            self.has_boilerplate,
-            self.boilerplate,
-            self.hasher,
-            self.opts,
-        );
+        let (skipped, boilerplate, hasher, opts) =
+            (self.skipped, self.boilerplate, self.hasher, self.opts);
         let fresh: Vec<(usize, Vec<u32>)> = batch
             .par_iter()
-            .filter(|&&(doc, _)| has_boilerplate[doc])
+            .filter(|&&(doc, _)| !skipped.of(doc).is_empty())
             .map_init(Worker::default, |worker, &(doc, article)| {
                 let mut fresh = vec![0u32; hasher.num_perm()];
                 worker.sign(
@@ -553,7 +582,7 @@ impl Revisit for Resign<'_> {
 /// The third pass: extracts each article's key terms and folds them straight into its dup
 /// group's terms, so that only the open groups' sums are held, never every article's terms.
 struct GroupTerms<'a> {
-    boilerplate: &'a BoilerplateLines,
+    skipped: &'a SkippedLines,
     opts: &'a Options,
     dup_of: &'a [u32],
     /// Each article's place in its group (canonical order), for the labels.
@@ -567,14 +596,14 @@ struct GroupTerms<'a> {
 
 impl<'a> GroupTerms<'a> {
     fn new(
-        boilerplate: &'a BoilerplateLines,
+        skipped: &'a SkippedLines,
         opts: &'a Options,
         dup_of: &'a [u32],
         rank: &'a [u32],
         groups: &'a [DupGroup],
     ) -> Self {
         GroupTerms {
-            boilerplate,
+            skipped,
             opts,
             dup_of,
             rank,
@@ -607,13 +636,12 @@ enum Folded {
 
 impl Revisit for GroupTerms<'_> {
     fn batch(&mut self, batch: &[(usize, &Article)]) {
-        let (boilerplate, opts, dup_of, groups) =
-            (self.boilerplate, self.opts, self.dup_of, self.groups);
+        let (skipped, opts, dup_of, groups) = (self.skipped, self.opts, self.dup_of, self.groups);
         let terms: Vec<Folded> = batch
             .par_iter()
             .map_init(Worker::default, |worker, &(doc, article)| {
-                let mut terms = article_terms(article, boilerplate, opts, &mut worker.scratch);
-                story::trim_terms(&mut terms);
+                let terms =
+                    trimmed_article_terms(article, skipped.of(doc), opts, &mut worker.scratch);
                 let members = groups[dup_of[doc] as usize].members.len();
                 if members == 1 {
                     let mut sum = story::TermsAccumulator::new(1);
@@ -708,20 +736,15 @@ fn cluster_first_pass(
     } else {
         BoilerplateLines::default()
     };
-    let line_hashes = std::mem::take(&mut first.line_hashes);
+    let skipped = SkippedLines::new(&std::mem::take(&mut first.line_hashes), &boilerplate);
     let mut stats = RunStats {
         boilerplate_lines: boilerplate.len(),
         ..RunStats::default()
     };
     if !boilerplate.is_empty() {
-        let has_boilerplate: Vec<bool> = line_hashes
-            .par_iter()
-            .map(|lines| lines.iter().any(|&line| boilerplate.contains(line)))
-            .collect();
-        drop(line_hashes);
         progress.stage("second pass");
         let mut resign = Resign {
-            has_boilerplate: &has_boilerplate,
+            skipped: &skipped,
             boilerplate: &boilerplate,
             hasher,
             opts,
@@ -737,8 +760,6 @@ fn cluster_first_pass(
             progress,
         )?;
         stats.articles_with_boilerplate = resign.resigned;
-    } else {
-        drop(line_hashes);
     }
 
     progress.stage("near-duplicates");
@@ -764,7 +785,7 @@ fn cluster_first_pass(
                     rank[doc as usize] = position as u32;
                 }
             }
-            let mut pass = GroupTerms::new(&boilerplate, opts, &dup_of, &rank, &dup_groups);
+            let mut pass = GroupTerms::new(&skipped, opts, &dup_of, &rank, &dup_groups);
             revisit(
                 &mut pass,
                 first.kept.as_deref(),
@@ -988,6 +1009,8 @@ fn group_infos(terms: Vec<DocTerms>, groups: &[DupGroup], metas: &[ArticleMeta])
 }
 
 /// The key terms of one article, from its headline and its non-boilerplate lines.
+// The clustering passes use `trimmed_article_terms`; the index uses this.
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn article_terms(
     article: &Article,
     boilerplate: &BoilerplateLines,
@@ -1009,6 +1032,45 @@ pub(crate) fn article_terms(
         lines.iter().copied(),
         opts.term_weights,
         opts.shingle.seed,
+    )
+}
+
+/// [`article_terms`] trimmed by [`story::trim_terms`], given the indices of the article's
+/// boilerplate lines among its lines with words (see [`SkippedLines`]): an ASCII line is
+/// checked for words without being hashed, and labels that trimming drops are never built.
+fn trimmed_article_terms(
+    article: &Article,
+    skipped: &[u32],
+    opts: &Options,
+    scratch: &mut Scratch,
+) -> DocTerms {
+    let text = text::capped(&article.text, opts.shingle.max_doc_bytes);
+    let mut with_words = 0u32;
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| {
+            // An ASCII line has words exactly when it has a letter or digit.
+            let has_words = if line.is_ascii() {
+                line.bytes().any(|b| b.is_ascii_alphanumeric())
+            } else {
+                text::line_hash(line, opts.shingle.seed, scratch).is_some()
+            };
+            if !has_words {
+                return false;
+            }
+            with_words += 1;
+            skipped.binary_search(&(with_words - 1)).is_err()
+        })
+        .collect();
+    let first_line = lines.first().copied().unwrap_or_default();
+    let headline = keyterms::headline(&article.title, first_line);
+    keyterms::extract_top(
+        headline,
+        lines.iter().copied(),
+        opts.term_weights,
+        opts.shingle.seed,
+        story::MAX_ARTICLE_TERMS,
+        story::LABELLED_TERMS,
     )
 }
 
@@ -1058,4 +1120,40 @@ fn story_assignments(dup_of: &[u32], groups: usize, stories: &[Story]) -> Vec<u3
         }
     }
     dup_of.iter().map(|&g| story_of_group[g as usize]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trimmed_terms_are_the_article_terms_trimmed() {
+        let corpus = input::read_corpus(
+            &[PathBuf::from("data/demo/articles.jsonl")],
+            &ReadOptions::default(),
+            &|_| {},
+        )
+        .expect("the demo reads");
+        let opts = Options::default();
+        let mut scratch = Scratch::default();
+        let mut doc = TokenizedDoc::default();
+        // Every third line of the first articles counts as boilerplate.
+        let mut lines = Vec::new();
+        for article in corpus.articles.iter().take(20) {
+            text::tokenize(&article.text, &opts.shingle, None, &mut scratch, &mut doc);
+            lines.extend(doc.line_hashes.iter().step_by(3).copied());
+        }
+        let boilerplate = BoilerplateLines::new(lines);
+        let mut compared = 0;
+        for article in &corpus.articles {
+            text::tokenize(&article.text, &opts.shingle, None, &mut scratch, &mut doc);
+            let skipped = SkippedLines::new(std::slice::from_ref(&doc.line_hashes), &boilerplate);
+            let mut expected = article_terms(article, &boilerplate, &opts, &mut scratch);
+            story::trim_terms(&mut expected);
+            let found = trimmed_article_terms(article, skipped.of(0), &opts, &mut scratch);
+            assert_eq!(found, expected, "{}", article.id);
+            compared += usize::from(!skipped.of(0).is_empty());
+        }
+        assert!(compared >= 20, "{compared}");
+    }
 }

@@ -248,8 +248,9 @@ pub fn trim_terms(terms: &mut DocTerms) {
 /// Terms per article kept for story detection (see [`trim_terms`]).
 pub const MAX_ARTICLE_TERMS: usize = 400;
 
-/// Terms per dup group whose display form is kept for the `keywords` column.
-const LABELLED_TERMS: usize = 40;
+/// Terms per dup group (and per article, see [`trim_terms`]) whose display form is kept for the
+/// `keywords` column.
+pub const LABELLED_TERMS: usize = 40;
 
 /// TF-IDF vectors of the groups, with document frequencies counted over the groups.
 pub fn tfidf_vectors(groups: &[GroupInfo]) -> Vec<TermVector> {
