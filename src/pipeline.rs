@@ -644,9 +644,9 @@ impl Revisit for GroupTerms<'_> {
                     trimmed_article_terms(article, skipped.of(doc), opts, &mut worker.scratch);
                 let members = groups[dup_of[doc] as usize].members.len();
                 if members == 1 {
-                    let mut sum = story::TermsAccumulator::new(1);
-                    sum.add(0, terms);
-                    return Folded::Single(sum.finish());
+                    // merge_terms of one article is its terms: its scores, and the labels of its
+                    // LABELLED_TERMS heaviest terms, which are the labels trimming kept.
+                    return Folded::Single(terms);
                 }
                 Folded::Member(terms)
             })
