@@ -291,6 +291,7 @@ pub fn headline<'a>(title: &'a str, first_line: &'a str) -> &'a str {
 }
 
 /// One word of a line with the context the name detection needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Word<'a> {
     text: &'a str,
     /// First word of a sentence (or of the line).
@@ -299,20 +300,30 @@ struct Word<'a> {
     hyphen_joined: bool,
 }
 
-/// The words of a line, with sentence starts and hyphen joins.
-fn line_words(line: &str) -> Vec<Word<'_>> {
-    let mut words = Vec::new();
+/// Appends the words of a line, with sentence starts and hyphen joins.
+fn line_words<'a>(line: &'a str, words: &mut Vec<Word<'a>>) {
+    if line.is_ascii() {
+        ascii_line_words(line, words);
+    } else {
+        unicode_line_words(line, words);
+    }
+}
+
+/// [`line_words`] by the UAX #29 word bounds.
+fn unicode_line_words<'a>(line: &'a str, words: &mut Vec<Word<'a>>) {
     let mut sentence_start = true;
     let mut previous_was_hyphen = false;
     let mut previous_was_word = false;
+    let mut first = true;
     for segment in line.split_word_bounds() {
         let is_word = segment.chars().any(char::is_alphanumeric);
         if is_word {
             words.push(Word {
                 text: segment,
                 sentence_start,
-                hyphen_joined: previous_was_hyphen && !words.is_empty(),
+                hyphen_joined: previous_was_hyphen && !first,
             });
+            first = false;
             sentence_start = false;
             previous_was_hyphen = false;
             previous_was_word = true;
@@ -326,7 +337,100 @@ fn line_words(line: &str) -> Vec<Word<'_>> {
         previous_was_hyphen = previous_was_word && segment == "-";
         previous_was_word = false;
     }
-    words
+}
+
+/// [`unicode_line_words`] for an ASCII line, without the Unicode tables: words are found by the
+/// UAX #29 rules as they apply to ASCII (letters, digits and `_` join; `:` `.` `'` join two
+/// letters; `,` `;` `.` `'` join two digits; a segment is a word when it has a letter or digit).
+/// Between two words, any other text is split into one-byte segments (and runs of spaces), so a
+/// word starts a sentence when the text before it has a sentence mark, and is hyphen-joined when
+/// that text is exactly `-`. A test checks this against [`unicode_line_words`].
+fn ascii_line_words<'a>(line: &'a str, words: &mut Vec<Word<'a>>) {
+    let bytes = line.as_bytes();
+    let mut gap_start = 0;
+    let mut pos = 0;
+    let mut first = true;
+    while let Some(offset) = bytes[pos..].iter().position(|&b| is_word_byte(b)) {
+        let start = pos + offset;
+        let end = word_end(bytes, start);
+        pos = end;
+        if bytes[start..end].iter().all(|&b| b == b'_') {
+            continue; // no letter or digit: part of the gap
+        }
+        let gap = &bytes[gap_start..start];
+        words.push(Word {
+            // `start` and `end` are next to ASCII bytes, so they are character boundaries.
+            text: &line[start..end],
+            sentence_start: first
+                || gap
+                    .iter()
+                    .any(|b| matches!(b, b'.' | b'!' | b'?' | b':' | b';' | b'"')),
+            hyphen_joined: !first && gap == b"-",
+        });
+        first = false;
+        gap_start = end;
+    }
+}
+
+/// Classes of ASCII bytes, as bit sets (UAX #29: ALetter, Numeric, ExtendNumLet).
+const LETTER: u8 = 1;
+const DIGIT: u8 = 2;
+const UNDERSCORE: u8 = 4;
+const WORD: u8 = LETTER | DIGIT | UNDERSCORE;
+
+const CLASS: [u8; 128] = {
+    let mut class = [0; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        class[b] = if c.is_ascii_alphabetic() {
+            LETTER
+        } else if c.is_ascii_digit() {
+            DIGIT
+        } else if c == b'_' {
+            UNDERSCORE
+        } else {
+            0
+        };
+        b += 1;
+    }
+    class
+};
+
+/// The classes each byte joins when it stands between two of them (WB6/WB7, WB11/WB12).
+const JOINS: [u8; 128] = {
+    let mut joins = [0; 128];
+    joins[b':' as usize] = LETTER;
+    joins[b',' as usize] = DIGIT;
+    joins[b';' as usize] = DIGIT;
+    joins[b'.' as usize] = LETTER | DIGIT;
+    joins[b'\'' as usize] = LETTER | DIGIT;
+    joins
+};
+
+fn class(b: u8) -> u8 {
+    CLASS[usize::from(b & 0x7f)]
+}
+
+fn is_word_byte(b: u8) -> bool {
+    class(b) & WORD != 0
+}
+
+/// The end of the word segment that starts with the word byte at `start`.
+fn word_end(bytes: &[u8], start: usize) -> usize {
+    let mut end = start + 1;
+    while let Some(&b) = bytes.get(end) {
+        if is_word_byte(b) {
+            end += 1;
+        } else if bytes.get(end + 1).is_some_and(|&next| {
+            JOINS[usize::from(b & 0x7f)] & class(bytes[end - 1]) & class(next) != 0
+        }) {
+            end += 2;
+        } else {
+            break;
+        }
+    }
+    end
 }
 
 fn is_capitalized(word: &str) -> bool {
@@ -334,12 +438,29 @@ fn is_capitalized(word: &str) -> bool {
 }
 
 fn has_digit(word: &str) -> bool {
-    word.chars().any(|c| c.is_ascii_digit())
+    word.bytes().any(|b| b.is_ascii_digit())
 }
 
-/// Lower case, and plural/possessive endings folded ("shootings" → "shooting", "Kim's" → "kim").
-fn fold_word(word: &str) -> String {
-    let mut folded = word.to_lowercase();
+/// Lower case, and plural/possessive endings folded ("shootings" → "shooting", "Kim's" → "kim"),
+/// into `out`.
+fn fold_word_into(word: &str, out: &mut String) {
+    out.clear();
+    push_lowercase(word, out);
+    fold_suffixes(out);
+}
+
+/// Appends `word` in lower case (as `str::to_lowercase` does).
+fn push_lowercase(word: &str, out: &mut String) {
+    if word.is_ascii() {
+        let start = out.len();
+        out.push_str(word);
+        out[start..].make_ascii_lowercase();
+    } else {
+        out.push_str(&word.to_lowercase());
+    }
+}
+
+fn fold_suffixes(folded: &mut String) {
     for suffix in ["'s", "\u{2019}s"] {
         if let Some(stripped) = folded.strip_suffix(suffix) {
             folded.truncate(stripped.len());
@@ -356,17 +477,16 @@ fn fold_word(word: &str) -> String {
     {
         folded.pop();
     }
-    folded
 }
 
-/// Accumulates one article's term scores.
+/// Accumulates one article's term scores. A term's display form is its first occurrence, kept
+/// in one buffer for the article (most are dropped by [`extract_top`]).
 struct TermCollector {
     seed: u64,
     weights: TermWeights,
-    scores: AHashMap<u64, f32>,
-    labels: AHashMap<u64, String>,
-    /// A reused buffer for lower-casing words.
-    lower: String,
+    /// Term hash → (score, label start and end in `label_text`).
+    terms: AHashMap<u64, (f32, u32, u32)>,
+    label_text: String,
 }
 
 impl TermCollector {
@@ -382,9 +502,22 @@ impl TermCollector {
             weight
         };
         let hash = term_hash(kind, key, self.seed);
-        *self.scores.entry(hash).or_default() += weight;
-        self.labels.entry(hash).or_insert_with(|| label.to_string());
+        let label_text = &mut self.label_text;
+        let entry = self.terms.entry(hash).or_insert_with(|| {
+            let start = label_text.len() as u32;
+            label_text.push_str(label);
+            (0.0, start, label_text.len() as u32)
+        });
+        entry.0 += weight;
     }
+}
+
+/// Reused buffers for the words of one line.
+#[derive(Default)]
+struct Buffers {
+    lower: String,
+    key: String,
+    label: String,
 }
 
 /// NFKC-normalized text; ASCII is already normalized.
@@ -402,28 +535,105 @@ pub fn extract<'a>(
     weights: TermWeights,
     seed: u64,
 ) -> DocTerms {
+    extract_top(headline, lines, weights, seed, usize::MAX, usize::MAX)
+}
+
+/// [`extract`], keeping only the `max_terms` heaviest terms and the display forms of the
+/// `max_labels` heaviest (ties broken by hash), as `story::trim_terms` does, without building
+/// the labels that would be dropped.
+pub fn extract_top<'a>(
+    headline: &str,
+    lines: impl Iterator<Item = &'a str>,
+    weights: TermWeights,
+    seed: u64,
+    max_terms: usize,
+    max_labels: usize,
+) -> DocTerms {
     let lines: Vec<Cow<'a, str>> = lines.map(nfkc).collect();
-    // Words the article also writes in lower case are common words, not names.
-    let lower_words: ahash::AHashSet<&str> = lines
-        .iter()
-        .flat_map(|line| line.unicode_words())
-        .filter(|word| word.chars().next().is_some_and(char::is_lowercase))
-        .collect();
+    let mut words: Vec<Word<'_>> = Vec::new();
+    let mut line_ends: Vec<usize> = Vec::with_capacity(lines.len());
+    for line in &lines {
+        line_words(line, &mut words);
+        line_ends.push(words.len());
+    }
+    // Words the article also writes in lower case are common words, not names (the words of
+    // an ASCII line are its `unicode_words()`; other lines ask the Unicode tables again).
+    let mut lower_words: ahash::AHashSet<&str> = ahash::AHashSet::new();
+    let mut start = 0;
+    for (line, &end) in lines.iter().zip(&line_ends) {
+        let starts_lower = |word: &&str| word.chars().next().is_some_and(char::is_lowercase);
+        if line.is_ascii() {
+            let words = words[start..end].iter().map(|word| word.text);
+            lower_words.extend(words.filter(starts_lower));
+        } else {
+            lower_words.extend(line.unicode_words().filter(starts_lower));
+        }
+        start = end;
+    }
     let mut collector = TermCollector {
         seed,
         weights,
-        scores: AHashMap::new(),
-        labels: AHashMap::new(),
-        lower: String::new(),
+        terms: AHashMap::new(),
+        label_text: String::new(),
     };
-    collect_line(&nfkc(headline), true, &lower_words, &mut collector);
-    for line in &lines {
-        collect_line(line, false, &lower_words, &mut collector);
+    let mut buffers = Buffers::default();
+    let headline = nfkc(headline);
+    let mut headline_words = Vec::new();
+    line_words(&headline, &mut headline_words);
+    collect_line(
+        &headline_words,
+        true,
+        &lower_words,
+        &mut collector,
+        &mut buffers,
+    );
+    let mut start = 0;
+    for &end in &line_ends {
+        collect_line(
+            &words[start..end],
+            false,
+            &lower_words,
+            &mut collector,
+            &mut buffers,
+        );
+        start = end;
     }
-    let mut scores: Vec<(u64, f32)> = collector.scores.into_iter().collect();
-    scores.sort_unstable_by_key(|&(hash, _)| hash);
-    let mut labels: Vec<(u64, String)> = collector.labels.into_iter().collect();
-    labels.sort_unstable();
+    let mut terms: Vec<(u64, (f32, u32, u32))> = collector.terms.into_iter().collect();
+    let heavier = |a: &(u64, (f32, u32, u32)), b: &(u64, (f32, u32, u32))| {
+        b.1 .0.total_cmp(&a.1 .0).then(a.0.cmp(&b.0))
+    };
+    if terms.len() > max_terms {
+        terms.select_nth_unstable_by(max_terms, heavier);
+        terms.truncate(max_terms);
+    }
+    // Labels are kept for the first `max_labels` terms: move those to the front.
+    let labelled = if terms.len() > max_labels {
+        terms.select_nth_unstable_by(max_labels, heavier);
+        let mut top: Vec<u64> = terms[..max_labels].iter().map(|t| t.0).collect();
+        top.sort_unstable();
+        Some(top)
+    } else {
+        None
+    };
+    terms.sort_unstable_by_key(|t| t.0);
+    let scores: Vec<(u64, f32)> = terms
+        .iter()
+        .map(|&(hash, (score, _, _))| (hash, score))
+        .collect();
+    let labels: Vec<(u64, String)> = terms
+        .iter()
+        .filter(|(hash, _)| {
+            labelled
+                .as_ref()
+                .is_none_or(|top| top.binary_search(hash).is_ok())
+        })
+        .map(|&(hash, (_, start, end))| {
+            (
+                hash,
+                collector.label_text[start as usize..end as usize].to_string(),
+            )
+        })
+        .collect();
     DocTerms { scores, labels }
 }
 
@@ -441,37 +651,44 @@ fn lower_into<'b>(word: &str, buffer: &'b mut String) -> &'b str {
 
 /// Adds the terms of one line.
 fn collect_line(
-    line: &str,
+    words: &[Word<'_>],
     in_title: bool,
     lower_words: &ahash::AHashSet<&str>,
     collector: &mut TermCollector,
+    buffers: &mut Buffers,
 ) {
-    let words = line_words(line);
-    let mut name: Vec<&str> = Vec::new();
-    for word in &words {
-        let continues_name = !name.is_empty() && word.hyphen_joined;
-        if is_name_part(word, in_title, lower_words, &mut collector.lower) || continues_name {
-            name.push(word.text);
+    let mut name: (usize, usize) = (0, 0); // the current name: words[name.0..name.1]
+    for (i, word) in words.iter().enumerate() {
+        let mut lower = std::mem::take(&mut buffers.lower);
+        lower_into(word.text, &mut lower);
+        let continues_name = name.1 > name.0 && word.hyphen_joined;
+        if is_name_part(word, &lower, in_title, lower_words) || continues_name {
+            if name.1 == name.0 {
+                name = (i, i);
+            }
+            name.1 = i + 1;
         } else {
-            flush_name(&mut name, in_title, collector);
+            flush_name(&words[name.0..name.1], in_title, collector, buffers);
+            name = (0, 0);
         }
-        add_word(word.text, in_title, collector);
+        add_word(word.text, &lower, in_title, collector, &mut buffers.key);
+        buffers.lower = lower;
     }
-    flush_name(&mut name, in_title, collector);
+    flush_name(&words[name.0..name.1], in_title, collector, buffers);
 }
 
 /// Whether a word can be part of a name: capitalized, not a stop word, and — at a sentence start
-/// or in a title-case headline — not a word the article also uses in lower case.
+/// or in a title-case headline — not a word the article also uses in lower case. `lower` is the
+/// word in lower case.
 fn is_name_part(
     word: &Word<'_>,
+    lower: &str,
     in_title: bool,
     lower_words: &ahash::AHashSet<&str>,
-    buffer: &mut String,
 ) -> bool {
     if !is_capitalized(word.text) || has_digit(word.text) {
         return false;
     }
-    let lower = lower_into(word.text, buffer);
     if is_stop_word(lower) {
         return false;
     }
@@ -481,36 +698,57 @@ fn is_name_part(
     true
 }
 
-fn flush_name(name: &mut Vec<&str>, in_title: bool, collector: &mut TermCollector) {
-    if name.len() >= 2 {
-        let key = name
-            .iter()
-            .map(|part| part.to_lowercase())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let label = name.join(" ");
-        collector.add(TermKind::Name, &key, &label, in_title);
+fn flush_name(
+    name: &[Word<'_>],
+    in_title: bool,
+    collector: &mut TermCollector,
+    buffers: &mut Buffers,
+) {
+    match name {
+        [] => {}
+        [word] => {
+            fold_word_into(word.text, &mut buffers.key);
+            collector.add(TermKind::Name, &buffers.key, word.text, in_title);
+        }
+        parts => {
+            let (key, label) = (&mut buffers.key, &mut buffers.label);
+            key.clear();
+            label.clear();
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    key.push(' ');
+                    label.push(' ');
+                }
+                push_lowercase(part.text, key);
+                label.push_str(part.text);
+            }
+            collector.add(TermKind::Name, key, label, in_title);
+        }
     }
-    if name.len() == 1 {
-        let key = fold_word(name[0]);
-        collector.add(TermKind::Name, &key, name[0], in_title);
-    }
-    name.clear();
 }
 
-fn add_word(word: &str, in_title: bool, collector: &mut TermCollector) {
+/// Adds a word (`lower` is the word in lower case) as a number or a common word.
+fn add_word(
+    word: &str,
+    lower: &str,
+    in_title: bool,
+    collector: &mut TermCollector,
+    folded: &mut String,
+) {
     if has_digit(word) {
         collector.add(TermKind::Number, word, word, in_title);
         return;
     }
-    let mut lower = std::mem::take(&mut collector.lower);
-    lower_into(word, &mut lower);
-    let folded = fold_word(&lower);
-    let skip = folded.chars().count() < 3 || is_stop_word(&folded) || is_stop_word(&lower);
+    fold_word_into(lower, folded);
+    let short = if folded.is_ascii() {
+        folded.len() < 3
+    } else {
+        folded.chars().count() < 3
+    };
+    let skip = short || is_stop_word(folded) || is_stop_word(lower);
     if !skip {
-        collector.add(TermKind::Word, &folded, &lower, in_title);
+        collector.add(TermKind::Word, folded, lower, in_title);
     }
-    collector.lower = lower;
 }
 
 #[cfg(test)]
@@ -569,6 +807,52 @@ mod tests {
             1,
             "{found:?}"
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_words_match_the_unicode_rules(text in "[a-zA-Z0-9_ .,;:'\"!?()\t-]{0,40}") {
+            let mut fast = Vec::new();
+            ascii_line_words(&text, &mut fast);
+            let mut slow = Vec::new();
+            unicode_line_words(&text, &mut slow);
+            proptest::prop_assert_eq!(&fast, &slow);
+            let words: Vec<&str> = fast.iter().map(|w| w.text).collect();
+            let unicode: Vec<&str> = text.unicode_words().collect();
+            proptest::prop_assert_eq!(words, unicode);
+        }
+    }
+
+    #[test]
+    fn top_terms_are_trimmed_terms() {
+        let text =
+            "Kim Yong-chol flew to New York on Tuesday. Officials met Kim Yong Chol there.\n\
+            A magnitude 6.3 quake; shootings and a shooting in Springfield and in Shelbyville.\n\
+            The police said the Springfield police found 12 people, and 3 more in Ogdenville.";
+        for (max_terms, max_labels) in [(400, 40), (10, 4), (3, 3), (2, 40), (40, 0)] {
+            let mut trimmed = extract("A headline", text.lines(), TermWeights::default(), 1);
+            crate::story::trim_terms(&mut trimmed);
+            let mut expected = extract("A headline", text.lines(), TermWeights::default(), 1);
+            let mut ranked = expected.scores.clone();
+            ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            ranked.truncate(max_terms);
+            let labelled: Vec<u64> = ranked.iter().take(max_labels).map(|t| t.0).collect();
+            expected.labels.retain(|(h, _)| labelled.contains(h));
+            ranked.sort_unstable_by_key(|t| t.0);
+            expected.scores = ranked;
+            let top = extract_top(
+                "A headline",
+                text.lines(),
+                TermWeights::default(),
+                1,
+                max_terms,
+                max_labels,
+            );
+            assert_eq!(top, expected, "{max_terms} {max_labels}");
+            if (max_terms, max_labels) == (400, 40) {
+                assert_eq!(top, trimmed);
+            }
+        }
     }
 
     #[test]

@@ -230,11 +230,13 @@ pub struct Clustering {
 
 /// Reads the inputs and clusters them.
 ///
-/// Files are read twice and no article text is kept: the first pass signs every article and
-/// keeps its metadata and line hashes; after boilerplate is known, the second pass re-reads the
-/// files to re-sign the articles that had boilerplate and to extract key terms. Memory grows
-/// with the number of articles, not with their text. Stdin (readable once), `dedup` (which writes
-/// records back) and `--verify exact` (which needs shingle sets) keep the articles in memory.
+/// No article text is kept: the first pass signs every article and keeps its metadata and line
+/// hashes; once boilerplate is known, a second pass re-reads the files to re-sign the articles
+/// that had boilerplate (when there is any); once the dup groups are known, a third pass re-reads
+/// them to extract key terms, folding each article's terms straight into its dup group (when
+/// stories are on). Memory grows with the number of articles and dup groups, not with their
+/// text. Stdin (readable once), `dedup` (which writes records back) and `--verify exact` (which
+/// needs shingle sets) keep the articles in memory.
 pub fn run(inputs: &[PathBuf], opts: &Options, progress: &dyn Progress) -> Result<Clustering> {
     let start = Instant::now();
     let params = opts.validate()?;
@@ -466,85 +468,232 @@ impl RecordSink for Signer<'_> {
     }
 }
 
-/// What the second pass needs to know, shared by its workers.
-struct SecondPass<'a> {
-    line_hashes: &'a [Vec<u64>],
+/// A pass over the articles after the first: the re-read files, or the kept articles.
+trait Revisit {
+    /// Handles a batch of (article index, article), in input order.
+    fn batch(&mut self, batch: &[(usize, &Article)]);
+}
+
+/// Runs `pass` over every article kept by the first pass: the kept articles in memory, or the
+/// re-read files.
+fn revisit(
+    pass: &mut dyn Revisit,
+    kept: Option<&[Article]>,
+    replay: Option<&[PathBuf]>,
+    metas: &[ArticleMeta],
+    opts: &Options,
+    progress: &dyn Progress,
+) -> Result<()> {
+    match (kept, replay) {
+        (Some(kept), _) => {
+            let refs: Vec<(usize, &Article)> = kept.iter().enumerate().collect();
+            for chunk in refs.chunks(BATCH_ARTICLES) {
+                pass.batch(chunk);
+            }
+        }
+        (None, Some(inputs)) => {
+            let mut replayer = Replayer {
+                pass,
+                metas,
+                next: 0,
+                batch: Vec::new(),
+                batch_bytes: 0,
+            };
+            input::stream_records(inputs, &opts.read, &|n| progress.bytes(n), &mut replayer)?;
+            replayer.flush();
+        }
+        (None, None) => {}
+    }
+    Ok(())
+}
+
+/// Which lines of each article are boilerplate, as indices among its lines with words (the
+/// lines that have a line hash), from the first pass's line hashes.
+struct SkippedLines {
+    /// Article `doc`'s indices are `lines[starts[doc]..starts[doc + 1]]`, ascending.
+    starts: Vec<u32>,
+    lines: Vec<u32>,
+}
+
+impl SkippedLines {
+    fn new(line_hashes: &[Vec<u64>], boilerplate: &BoilerplateLines) -> Self {
+        let mut starts = Vec::with_capacity(line_hashes.len() + 1);
+        let mut lines = Vec::new();
+        starts.push(0);
+        if !boilerplate.is_empty() {
+            for hashes in line_hashes {
+                lines.extend(
+                    (0..hashes.len() as u32).filter(|&i| boilerplate.contains(hashes[i as usize])),
+                );
+                starts.push(lines.len() as u32);
+            }
+        }
+        SkippedLines { starts, lines }
+    }
+
+    /// The boilerplate line indices of article `doc`.
+    fn of(&self, doc: usize) -> &[u32] {
+        match (self.starts.get(doc), self.starts.get(doc + 1)) {
+            (Some(&start), Some(&end)) => &self.lines[start as usize..end as usize],
+            _ => &[],
+        }
+    }
+}
+
+/// The second pass: re-signs the articles that contain boilerplate, without it.
+struct Resign<'a> {
+    skipped: &'a SkippedLines,
     boilerplate: &'a BoilerplateLines,
     hasher: &'a MinHasher,
     opts: &'a Options,
-    stories: bool,
+    signatures: &'a mut Signatures,
+    /// Articles with boilerplate and words besides (their signature was replaced).
+    resigned: usize,
 }
 
-/// The second pass's result for one article: a signature without boilerplate (when it had
-/// boilerplate and words besides) and its key terms (when stories are on).
-struct Revisit {
-    doc: usize,
-    signature: Option<Vec<u32>>,
-    terms: Option<DocTerms>,
+impl Revisit for Resign<'_> {
+    fn batch(&mut self, batch: &[(usize, &Article)]) {
+        let (skipped, boilerplate, hasher, opts) =
+            (self.skipped, self.boilerplate, self.hasher, self.opts);
+        let fresh: Vec<(usize, Vec<u32>)> = batch
+            .par_iter()
+            .filter(|&&(doc, _)| !skipped.of(doc).is_empty())
+            .map_init(Worker::default, |worker, &(doc, article)| {
+                let mut fresh = vec![0u32; hasher.num_perm()];
+                worker.sign(
+                    &article.text,
+                    &opts.shingle,
+                    hasher,
+                    Some(boilerplate),
+                    &mut fresh,
+                );
+                (!worker.doc.tokens.is_empty()).then_some((doc, fresh))
+            })
+            .flatten()
+            .collect();
+        let k = hasher.num_perm();
+        for (doc, signature) in fresh {
+            self.signatures.values_mut()[doc * k..(doc + 1) * k].copy_from_slice(&signature);
+            self.resigned += 1;
+        }
+    }
 }
 
-impl SecondPass<'_> {
-    fn needed(&self) -> bool {
-        self.stories || !self.boilerplate.is_empty()
+/// The third pass: extracts each article's key terms and folds them straight into its dup
+/// group's terms, so that only the open groups' sums are held, never every article's terms.
+struct GroupTerms<'a> {
+    skipped: &'a SkippedLines,
+    opts: &'a Options,
+    dup_of: &'a [u32],
+    /// Each article's place in its group (canonical order), for the labels.
+    rank: &'a [u32],
+    groups: &'a [DupGroup],
+    /// Members not yet seen, per group.
+    missing: Vec<u32>,
+    open: ahash::AHashMap<u32, story::TermsAccumulator>,
+    done: Vec<DocTerms>,
+}
+
+impl<'a> GroupTerms<'a> {
+    fn new(
+        skipped: &'a SkippedLines,
+        opts: &'a Options,
+        dup_of: &'a [u32],
+        rank: &'a [u32],
+        groups: &'a [DupGroup],
+    ) -> Self {
+        GroupTerms {
+            skipped,
+            opts,
+            dup_of,
+            rank,
+            groups,
+            missing: groups.iter().map(|g| g.members.len() as u32).collect(),
+            open: ahash::AHashMap::new(),
+            done: vec![DocTerms::default(); groups.len()],
+        }
     }
 
-    fn process(&self, batch: &[(usize, &Article)]) -> Vec<Revisit> {
-        batch
+    /// Every group's terms: the mean of its articles' terms (see [`story::merge_terms`]).
+    fn finish(mut self) -> Vec<DocTerms> {
+        // Groups with an article that was not revisited (none, unless the input changed).
+        let mut open: Vec<(u32, story::TermsAccumulator)> = self.open.into_iter().collect();
+        open.sort_unstable_by_key(|(g, _)| *g);
+        for (g, terms) in open {
+            self.done[g as usize] = terms.finish();
+        }
+        self.done
+    }
+}
+
+/// One article's terms from the parallel part of the third pass.
+enum Folded {
+    /// The article is its group's only member: the group's terms.
+    Single(DocTerms),
+    /// To be added to its group's sum.
+    Member(DocTerms),
+}
+
+impl Revisit for GroupTerms<'_> {
+    fn batch(&mut self, batch: &[(usize, &Article)]) {
+        let (skipped, opts, dup_of, groups) = (self.skipped, self.opts, self.dup_of, self.groups);
+        let terms: Vec<Folded> = batch
             .par_iter()
             .map_init(Worker::default, |worker, &(doc, article)| {
-                let has_boilerplate = self.line_hashes[doc]
-                    .iter()
-                    .any(|&line| self.boilerplate.contains(line));
-                let signature = has_boilerplate
-                    .then(|| {
-                        let mut fresh = vec![0u32; self.hasher.num_perm()];
-                        worker.sign(
-                            &article.text,
-                            &self.opts.shingle,
-                            self.hasher,
-                            Some(self.boilerplate),
-                            &mut fresh,
-                        );
-                        (!worker.doc.tokens.is_empty()).then_some(fresh)
-                    })
-                    .flatten();
-                let terms = self.stories.then(|| {
-                    let mut terms =
-                        article_terms(article, self.boilerplate, self.opts, &mut worker.scratch);
-                    story::trim_terms(&mut terms);
-                    terms
-                });
-                Revisit {
-                    doc,
-                    signature,
-                    terms,
+                let terms =
+                    trimmed_article_terms(article, skipped.of(doc), opts, &mut worker.scratch);
+                let members = groups[dup_of[doc] as usize].members.len();
+                if members == 1 {
+                    // merge_terms of one article is its terms: its scores, and the labels of its
+                    // LABELLED_TERMS heaviest terms, which are the labels trimming kept.
+                    return Folded::Single(terms);
                 }
+                Folded::Member(terms)
             })
-            .collect()
+            .collect();
+        // Sums in input order, whatever the thread count.
+        for (&(doc, _), terms) in batch.iter().zip(terms) {
+            let g = self.dup_of[doc];
+            match terms {
+                Folded::Single(terms) => self.done[g as usize] = terms,
+                Folded::Member(terms) => {
+                    let members = self.groups[g as usize].members.len();
+                    self.open
+                        .entry(g)
+                        .or_insert_with(|| story::TermsAccumulator::new(members))
+                        .add(self.rank[doc] as usize, terms);
+                    self.missing[g as usize] -= 1;
+                    if self.missing[g as usize] == 0 {
+                        if let Some(sum) = self.open.remove(&g) {
+                            self.done[g as usize] = sum.finish();
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
-/// The second pass over re-read files: matches each record to its first-pass article by origin
+/// A pass over re-read files: matches each record to its first-pass article by origin
 /// (rejected records were dropped from the first pass and are skipped here).
-struct Replayer<'a> {
-    pass: &'a SecondPass<'a>,
+struct Replayer<'a, 'p> {
+    pass: &'p mut dyn Revisit,
     metas: &'a [ArticleMeta],
     next: usize,
     batch: Vec<(usize, Article)>,
     batch_bytes: usize,
-    results: Vec<Revisit>,
 }
 
-impl Replayer<'_> {
+impl Replayer<'_, '_> {
     fn flush(&mut self) {
         let batch = std::mem::take(&mut self.batch);
         self.batch_bytes = 0;
         let refs: Vec<(usize, &Article)> = batch.iter().map(|(doc, a)| (*doc, a)).collect();
-        self.results.extend(self.pass.process(&refs));
+        self.pass.batch(&refs);
     }
 }
 
-impl RecordSink for Replayer<'_> {
+impl RecordSink for Replayer<'_, '_> {
     fn record(&mut self, record: std::result::Result<Article, Reject>, _lossy: bool) {
         let Ok(article) = record else {
             return;
@@ -568,8 +717,9 @@ impl RecordSink for Replayer<'_> {
     }
 }
 
-/// Everything after the first pass: boilerplate, the second pass, near-duplicates, stories.
-/// `replay` is the inputs to re-read for the second pass, or `None` when the articles are kept.
+/// Everything after the first pass: boilerplate, the second pass (re-signing the articles with
+/// boilerplate), near-duplicates, the third pass (key terms, folded into dup groups), stories.
+/// `replay` is the inputs to re-read for the later passes, or `None` when the articles are kept.
 fn cluster_first_pass(
     mut first: FirstPass,
     replay: Option<&[PathBuf]>,
@@ -586,58 +736,31 @@ fn cluster_first_pass(
     } else {
         BoilerplateLines::default()
     };
-    let second = SecondPass {
-        line_hashes: &first.line_hashes,
-        boilerplate: &boilerplate,
-        hasher,
-        opts,
-        stories: opts.stories.is_some(),
-    };
-    let mut revisits = Vec::new();
-    if second.needed() {
-        progress.stage("second pass");
-        revisits = match (&first.kept, replay) {
-            (Some(kept), _) => {
-                let refs: Vec<(usize, &Article)> = kept.iter().enumerate().collect();
-                refs.chunks(BATCH_ARTICLES)
-                    .flat_map(|chunk| second.process(chunk))
-                    .collect()
-            }
-            (None, Some(inputs)) => {
-                let mut replayer = Replayer {
-                    pass: &second,
-                    metas: &first.metas,
-                    next: 0,
-                    batch: Vec::new(),
-                    batch_bytes: 0,
-                    results: Vec::new(),
-                };
-                input::stream_records(inputs, &opts.read, &|n| progress.bytes(n), &mut replayer)?;
-                replayer.flush();
-                replayer.results
-            }
-            (None, None) => Vec::new(),
-        };
-    }
+    let skipped = SkippedLines::new(&std::mem::take(&mut first.line_hashes), &boilerplate);
     let mut stats = RunStats {
         boilerplate_lines: boilerplate.len(),
         ..RunStats::default()
     };
-    let mut doc_terms: Vec<DocTerms> = Vec::new();
-    if second.stories {
-        doc_terms = vec![DocTerms::default(); first.metas.len()];
+    if !boilerplate.is_empty() {
+        progress.stage("second pass");
+        let mut resign = Resign {
+            skipped: &skipped,
+            boilerplate: &boilerplate,
+            hasher,
+            opts,
+            signatures: &mut signatures,
+            resigned: 0,
+        };
+        revisit(
+            &mut resign,
+            first.kept.as_deref(),
+            replay,
+            &first.metas,
+            opts,
+            progress,
+        )?;
+        stats.articles_with_boilerplate = resign.resigned;
     }
-    for revisit in revisits {
-        if let Some(signature) = revisit.signature {
-            signatures.values_mut()[revisit.doc * k..(revisit.doc + 1) * k]
-                .copy_from_slice(&signature);
-            stats.articles_with_boilerplate += 1;
-        }
-        if let Some(terms) = revisit.terms {
-            doc_terms[revisit.doc] = terms;
-        }
-    }
-    first.line_hashes = Vec::new();
 
     progress.stage("near-duplicates");
     let (edges, candidate_pairs) = near_duplicate_edges(
@@ -647,18 +770,39 @@ fn cluster_first_pass(
         params,
         opts,
     );
+    let edge_count = edges.len();
     let metas = std::mem::take(&mut first.metas);
     let dup_groups = cluster::dup_groups(metas.len(), &edges, |doc| metas[doc as usize].rank_key());
+    drop(edges);
+    let (dup_of, similarity) = dup_assignments(metas.len(), &dup_groups, &signatures);
+    drop(signatures);
     let (stories, story_keywords) = match &opts.stories {
         Some(story_opts) => {
+            progress.stage("key terms");
+            let mut rank = vec![0u32; metas.len()];
+            for group in &dup_groups {
+                for (position, &doc) in group.members.iter().enumerate() {
+                    rank[doc as usize] = position as u32;
+                }
+            }
+            let mut pass = GroupTerms::new(&skipped, opts, &dup_of, &rank, &dup_groups);
+            revisit(
+                &mut pass,
+                first.kept.as_deref(),
+                replay,
+                &metas,
+                opts,
+                progress,
+            )?;
+            let terms = pass.finish();
+            drop(rank);
             progress.stage("stories");
-            let mut infos = group_infos(doc_terms, &dup_groups, &metas);
+            let mut infos = group_infos(terms, &dup_groups, &metas);
             detect_stories(&mut infos, &dup_groups, story_opts)
         }
         None => (cluster::one_story_per_group(&dup_groups), Vec::new()),
     };
-    let (dup_of, story_of, similarity) =
-        assignments(metas.len(), &dup_groups, &stories, &signatures);
+    let story_of = story_assignments(&dup_of, dup_groups.len(), &stories);
     let mut rejects = first.rejects;
     rejects.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     let stats = RunStats {
@@ -668,7 +812,7 @@ fn cluster_first_pass(
         lsh: Some(params),
         capped_articles: first.capped_articles,
         candidate_pairs,
-        edges: edges.len(),
+        edges: edge_count,
         dup_groups: dup_groups.len(),
         largest_group: dup_groups.first().map_or(0, |g| g.members.len()),
         stories: stories.len(),
@@ -843,12 +987,8 @@ fn exact_edges(
         .collect()
 }
 
-/// Key terms of every dup group: its articles' terms merged, in parallel.
-fn group_infos(
-    mut doc_terms: Vec<DocTerms>,
-    groups: &[DupGroup],
-    metas: &[ArticleMeta],
-) -> Vec<GroupInfo> {
+/// What story detection needs to know of every dup group, from the groups' merged key terms.
+fn group_infos(terms: Vec<DocTerms>, groups: &[DupGroup], metas: &[ArticleMeta]) -> Vec<GroupInfo> {
     // Date order of the groups' canonical articles (undated last, then group number).
     let canonical_date = |g: u32| metas[groups[g as usize].canonical() as usize].date_key;
     let mut order: Vec<u32> = (0..groups.len() as u32).collect();
@@ -857,21 +997,11 @@ fn group_infos(
     for (position, &g) in order.iter().enumerate() {
         rank[g as usize] = position as u32;
     }
-    let members: Vec<Vec<DocTerms>> = groups
-        .iter()
-        .map(|group| {
-            group
-                .members
-                .iter()
-                .map(|&doc| std::mem::take(&mut doc_terms[doc as usize]))
-                .collect()
-        })
-        .collect();
-    members
-        .into_par_iter()
+    terms
+        .into_iter()
         .enumerate()
         .map(|(g, terms)| GroupInfo {
-            terms: story::merge_terms(&terms),
+            terms,
             day: canonical_date(g as u32).map(DateKey::days),
             order: rank[g],
         })
@@ -879,6 +1009,8 @@ fn group_infos(
 }
 
 /// The key terms of one article, from its headline and its non-boilerplate lines.
+// The clustering passes use `trimmed_article_terms`; the index uses this.
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn article_terms(
     article: &Article,
     boilerplate: &BoilerplateLines,
@@ -900,6 +1032,45 @@ pub(crate) fn article_terms(
         lines.iter().copied(),
         opts.term_weights,
         opts.shingle.seed,
+    )
+}
+
+/// [`article_terms`] trimmed by [`story::trim_terms`], given the indices of the article's
+/// boilerplate lines among its lines with words (see [`SkippedLines`]): an ASCII line is
+/// checked for words without being hashed, and labels that trimming drops are never built.
+fn trimmed_article_terms(
+    article: &Article,
+    skipped: &[u32],
+    opts: &Options,
+    scratch: &mut Scratch,
+) -> DocTerms {
+    let text = text::capped(&article.text, opts.shingle.max_doc_bytes);
+    let mut with_words = 0u32;
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| {
+            // An ASCII line has words exactly when it has a letter or digit.
+            let has_words = if line.is_ascii() {
+                line.bytes().any(|b| b.is_ascii_alphanumeric())
+            } else {
+                text::line_hash(line, opts.shingle.seed, scratch).is_some()
+            };
+            if !has_words {
+                return false;
+            }
+            with_words += 1;
+            skipped.binary_search(&(with_words - 1)).is_err()
+        })
+        .collect();
+    let first_line = lines.first().copied().unwrap_or_default();
+    let headline = keyterms::headline(&article.title, first_line);
+    keyterms::extract_top(
+        headline,
+        lines.iter().copied(),
+        opts.term_weights,
+        opts.shingle.seed,
+        story::MAX_ARTICLE_TERMS,
+        story::LABELLED_TERMS,
     )
 }
 
@@ -926,13 +1097,8 @@ fn detect_stories(
     (stories, keywords)
 }
 
-/// Per-article dup group, story and similarity with the canonical article.
-fn assignments(
-    n: usize,
-    groups: &[DupGroup],
-    stories: &[Story],
-    signatures: &Signatures,
-) -> (Vec<u32>, Vec<u32>, Vec<f32>) {
+/// Per article: its dup group, and its similarity with the group's canonical article.
+fn dup_assignments(n: usize, groups: &[DupGroup], signatures: &Signatures) -> (Vec<u32>, Vec<f32>) {
     let mut dup_of = vec![0u32; n];
     let mut similarity = vec![1.0f32; n];
     for (g, group) in groups.iter().enumerate() {
@@ -942,12 +1108,52 @@ fn assignments(
             similarity[doc as usize] = signatures.similarity(doc as usize, canonical) as f32;
         }
     }
-    let mut story_of_group = vec![0u32; groups.len()];
+    (dup_of, similarity)
+}
+
+/// Per article: its story.
+fn story_assignments(dup_of: &[u32], groups: usize, stories: &[Story]) -> Vec<u32> {
+    let mut story_of_group = vec![0u32; groups];
     for (s, story) in stories.iter().enumerate() {
         for &g in &story.dup_groups {
             story_of_group[g as usize] = s as u32;
         }
     }
-    let story_of = dup_of.iter().map(|&g| story_of_group[g as usize]).collect();
-    (dup_of, story_of, similarity)
+    dup_of.iter().map(|&g| story_of_group[g as usize]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trimmed_terms_are_the_article_terms_trimmed() {
+        let corpus = input::read_corpus(
+            &[PathBuf::from("data/demo/articles.jsonl")],
+            &ReadOptions::default(),
+            &|_| {},
+        )
+        .expect("the demo reads");
+        let opts = Options::default();
+        let mut scratch = Scratch::default();
+        let mut doc = TokenizedDoc::default();
+        // Every third line of the first articles counts as boilerplate.
+        let mut lines = Vec::new();
+        for article in corpus.articles.iter().take(20) {
+            text::tokenize(&article.text, &opts.shingle, None, &mut scratch, &mut doc);
+            lines.extend(doc.line_hashes.iter().step_by(3).copied());
+        }
+        let boilerplate = BoilerplateLines::new(lines);
+        let mut compared = 0;
+        for article in &corpus.articles {
+            text::tokenize(&article.text, &opts.shingle, None, &mut scratch, &mut doc);
+            let skipped = SkippedLines::new(std::slice::from_ref(&doc.line_hashes), &boilerplate);
+            let mut expected = article_terms(article, &boilerplate, &opts, &mut scratch);
+            story::trim_terms(&mut expected);
+            let found = trimmed_article_terms(article, skipped.of(0), &opts, &mut scratch);
+            assert_eq!(found, expected, "{}", article.id);
+            compared += usize::from(!skipped.of(0).is_empty());
+        }
+        assert!(compared >= 20, "{compared}");
+    }
 }

@@ -109,6 +109,119 @@ pub fn merge_terms(members: &[DocTerms]) -> DocTerms {
     DocTerms { scores, labels }
 }
 
+/// Merges member articles' terms one member at a time: the result equals [`merge_terms`] of the
+/// members in the order they were added, without holding every member's terms at once (a dup
+/// group's articles arrive scattered through the input).
+///
+/// Scores are summed in the order members are added; a label comes from the member of lowest
+/// `rank` that has one (so adding the members of a group in any order, each with its rank in the
+/// group, gives [`merge_terms`]' labels for the group in rank order).
+#[derive(Debug, Clone)]
+pub struct TermsAccumulator {
+    members: usize,
+    /// (hash, summed score / members), sorted by hash.
+    scores: Vec<(u64, f32)>,
+    /// (hash, rank of the member it came from, label), sorted by hash.
+    labels: Vec<(u64, usize, String)>,
+}
+
+impl TermsAccumulator {
+    /// An accumulator for a group of `members` articles.
+    pub fn new(members: usize) -> Self {
+        TermsAccumulator {
+            members,
+            scores: Vec::new(),
+            labels: Vec::new(),
+        }
+    }
+
+    /// Adds one member's terms.
+    pub fn add(&mut self, rank: usize, terms: DocTerms) {
+        let DocTerms {
+            mut scores,
+            mut labels,
+        } = terms;
+        // Stable sorts: a hash repeated within one member keeps its order (merge_terms' order).
+        if !scores.is_sorted_by_key(|&(hash, _)| hash) {
+            scores.sort_by_key(|&(hash, _)| hash);
+        }
+        if !labels.is_sorted_by_key(|(hash, _)| *hash) {
+            labels.sort_by_key(|(hash, _)| *hash);
+        }
+        let divisor = self.members as f32;
+        let old = std::mem::take(&mut self.scores);
+        let mut merged: Vec<(u64, f32)> = Vec::with_capacity(old.len().max(scores.len()));
+        let mut old = old.into_iter().peekable();
+        for (hash, score) in scores {
+            while let Some(&(h, w)) = old.peek() {
+                if h >= hash {
+                    break;
+                }
+                merged.push((h, w));
+                old.next();
+            }
+            let contribution = score / divisor;
+            match merged.last_mut() {
+                Some(last) if last.0 == hash => last.1 += contribution,
+                _ => match old.next_if(|&(h, _)| h == hash) {
+                    Some((_, w)) => merged.push((hash, w + contribution)),
+                    None => merged.push((hash, 0.0 + contribution)),
+                },
+            }
+        }
+        merged.extend(old);
+        self.scores = merged;
+
+        let old = std::mem::take(&mut self.labels);
+        let mut merged: Vec<(u64, usize, String)> = Vec::with_capacity(old.len() + labels.len());
+        let mut old = old.into_iter().peekable();
+        for (hash, label) in labels {
+            while let Some((h, _, _)) = old.peek() {
+                if *h >= hash {
+                    break;
+                }
+                merged.extend(old.next());
+            }
+            if let Some(last) = merged.last_mut() {
+                if last.0 == hash {
+                    if rank < last.1 {
+                        *last = (hash, rank, label);
+                    }
+                    continue;
+                }
+            }
+            match old.next_if(|(h, _, _)| *h == hash) {
+                Some(existing) if existing.1 <= rank => merged.push(existing),
+                _ => merged.push((hash, rank, label)),
+            }
+        }
+        merged.extend(old);
+        self.labels = merged;
+    }
+
+    /// The group's terms, as [`merge_terms`] returns them.
+    pub fn finish(self) -> DocTerms {
+        let mut scores = self.scores;
+        scores.shrink_to_fit();
+        let mut ranked: Vec<(u64, f32)> = scores.clone();
+        ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut top: Vec<u64> = ranked
+            .iter()
+            .take(LABELLED_TERMS)
+            .map(|&(hash, _)| hash)
+            .collect();
+        top.sort_unstable();
+        let mut labels: Vec<(u64, String)> = self
+            .labels
+            .into_iter()
+            .filter(|(hash, _, _)| top.binary_search(hash).is_ok())
+            .map(|(hash, _, label)| (hash, label))
+            .collect();
+        labels.shrink_to_fit();
+        DocTerms { scores, labels }
+    }
+}
+
 /// Bounds what one article contributes to story detection: its [`MAX_ARTICLE_TERMS`] heaviest
 /// terms, and display forms for its [`LABELLED_TERMS`] heaviest (only those can become
 /// keywords). A news article rarely has more distinct terms than that; a giant page would
@@ -135,37 +248,62 @@ pub fn trim_terms(terms: &mut DocTerms) {
 /// Terms per article kept for story detection (see [`trim_terms`]).
 pub const MAX_ARTICLE_TERMS: usize = 400;
 
-/// Terms per dup group whose display form is kept for the `keywords` column.
-const LABELLED_TERMS: usize = 40;
+/// Terms per dup group (and per article, see [`trim_terms`]) whose display form is kept for the
+/// `keywords` column.
+pub const LABELLED_TERMS: usize = 40;
 
 /// TF-IDF vectors of the groups, with document frequencies counted over the groups.
 pub fn tfidf_vectors(groups: &[GroupInfo]) -> Vec<TermVector> {
-    let mut all_terms: Vec<u64> = groups
-        .iter()
-        .flat_map(|g| g.terms.scores.iter().map(|&(hash, _)| hash))
-        .collect();
-    all_terms.par_sort_unstable();
-    let df: AHashMap<u64, u32> = all_terms
-        .chunk_by(|a, b| a == b)
-        .map(|run| (run[0], run.len() as u32))
-        .collect();
+    let df = document_frequencies(groups);
     let n = groups.len() as f32;
     groups
         .par_iter()
-        .map(|group| {
-            let mut vector: TermVector = group
-                .terms
-                .scores
-                .iter()
-                .map(|&(hash, score)| {
-                    let idf = idf_value(n, df[&hash] as f32);
-                    (hash, (1.0 + score).ln() * idf)
-                })
-                .collect();
-            normalize(&mut vector);
-            vector
-        })
+        .map(|group| tfidf_vector(group.terms.scores.clone(), n, &df))
         .collect()
+}
+
+/// [`tfidf_vectors`], built in place of the groups' term scores, which are consumed (emptied):
+/// the terms are in memory once instead of twice.
+pub fn take_tfidf_vectors(groups: &mut [GroupInfo]) -> Vec<TermVector> {
+    let df = document_frequencies(groups);
+    let n = groups.len() as f32;
+    groups
+        .par_iter_mut()
+        .map(|group| tfidf_vector(std::mem::take(&mut group.terms.scores), n, &df))
+        .collect()
+}
+
+/// In how many groups each term occurs.
+fn document_frequencies(groups: &[GroupInfo]) -> AHashMap<u64, u32> {
+    groups
+        .par_chunks(4096)
+        .fold(AHashMap::new, |mut df: AHashMap<u64, u32>, chunk| {
+            for group in chunk {
+                for &(hash, _) in &group.terms.scores {
+                    *df.entry(hash).or_default() += 1;
+                }
+            }
+            df
+        })
+        .reduce(AHashMap::new, |mut a, mut b| {
+            if a.len() < b.len() {
+                std::mem::swap(&mut a, &mut b);
+            }
+            for (hash, count) in b {
+                *a.entry(hash).or_default() += count;
+            }
+            a
+        })
+}
+
+/// A group's scores turned into its normalized TF-IDF vector, in place.
+fn tfidf_vector(mut scores: Vec<(u64, f32)>, n: f32, df: &AHashMap<u64, u32>) -> TermVector {
+    for (hash, weight) in scores.iter_mut() {
+        let idf = idf_value(n, df[hash] as f32);
+        *weight = (1.0 + *weight).ln() * idf;
+    }
+    normalize(&mut scores);
+    scores
 }
 
 /// Smoothed inverse document frequency: a term in every group still weighs 1.
@@ -728,10 +866,7 @@ pub fn detect_stories(
     groups: &mut [GroupInfo],
     opts: &StoryOptions,
 ) -> (Vec<u32>, Vec<TermVector>) {
-    let vectors = tfidf_vectors(groups);
-    for group in groups.iter_mut() {
-        group.terms.scores = Vec::new();
-    }
+    let vectors = take_tfidf_vectors(groups);
     let groups = &*groups;
     let pairs = candidate_pairs(&vectors, groups, opts);
     let edges = score_edges(&pairs, &vectors, groups, opts);
@@ -878,6 +1013,45 @@ mod tests {
             vector(&[(1, 0.2), (9, 1.0)]),
         ];
         assert_eq!(average_linkage(&far, &all_edges(&far), 0.5), vec![0, 0, 2]);
+    }
+
+    #[test]
+    fn accumulated_terms_equal_merged_terms() {
+        let mut state = 7u64;
+        let mut next = move |bound: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % bound
+        };
+        for members in [1usize, 2, 3, 7] {
+            let docs: Vec<DocTerms> = (0..members)
+                .map(|m| {
+                    let mut scores: Vec<(u64, f32)> = (0..60)
+                        .map(|_| (next(90), (1 + next(9)) as f32 * 0.5))
+                        .collect();
+                    scores.sort_unstable_by_key(|&(hash, _)| hash);
+                    scores.dedup_by_key(|(hash, _)| *hash);
+                    let labels = scores
+                        .iter()
+                        .filter(|_| next(3) > 0)
+                        .map(|&(hash, _)| (hash, format!("t{hash}m{m}")))
+                        .collect();
+                    DocTerms { scores, labels }
+                })
+                .collect();
+            // Added in input order, ranked in the members' order: the same terms and labels.
+            let mut order: Vec<usize> = (0..members).collect();
+            order.reverse();
+            let mut sum = TermsAccumulator::new(members);
+            for &m in &order {
+                sum.add(m, docs[m].clone());
+            }
+            let reversed: Vec<DocTerms> = order.iter().map(|&m| docs[m].clone()).collect();
+            let accumulated = sum.finish();
+            assert_eq!(accumulated.scores, merge_terms(&reversed).scores);
+            assert_eq!(accumulated.labels, merge_terms(&docs).labels);
+        }
     }
 
     #[test]
