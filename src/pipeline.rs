@@ -1009,7 +1009,7 @@ fn group_infos(terms: Vec<DocTerms>, groups: &[DupGroup], metas: &[ArticleMeta])
 }
 
 /// The key terms of one article, from its headline and its non-boilerplate lines.
-// The clustering passes use `trimmed_article_terms`; the index uses this.
+// Everything uses `trimmed_article_terms`; this slower reference is kept for its test.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn article_terms(
     article: &Article,
@@ -1038,7 +1038,7 @@ pub(crate) fn article_terms(
 /// [`article_terms`] trimmed by [`story::trim_terms`], given the indices of the article's
 /// boilerplate lines among its lines with words (see [`SkippedLines`]): an ASCII line is
 /// checked for words without being hashed, and labels that trimming drops are never built.
-fn trimmed_article_terms(
+pub(crate) fn trimmed_article_terms(
     article: &Article,
     skipped: &[u32],
     opts: &Options,

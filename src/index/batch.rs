@@ -14,8 +14,6 @@ use crate::input::{self, Article, ReadStats, RecordSink, Reject, RejectReason};
 use crate::keyterms::DocTerms;
 use crate::minhash::MinHasher;
 use crate::pipeline::{self, ArticleMeta, Options, Worker};
-use crate::story;
-use crate::text::BoilerplateLines;
 
 /// One article of a batch, ready to be matched against the index.
 #[derive(Debug, Clone)]
@@ -96,7 +94,6 @@ impl Preparer<'_> {
         let chunk = std::mem::take(&mut self.chunk);
         self.chunk_bytes = 0;
         let (opts, hasher, progress) = (self.opts, self.hasher, self.progress);
-        let no_boilerplate = BoilerplateLines::default();
         let prepared: Vec<std::result::Result<PreparedArticle, Reject>> = chunk
             .into_par_iter()
             .map_init(Worker::default, |worker, article| {
@@ -113,13 +110,8 @@ impl Preparer<'_> {
                 }
                 let mut terms = DocTerms::default();
                 if opts.stories.is_some() {
-                    terms = pipeline::article_terms(
-                        &article,
-                        &no_boilerplate,
-                        opts,
-                        &mut worker.scratch,
-                    );
-                    story::trim_terms(&mut terms);
+                    terms =
+                        pipeline::trimmed_article_terms(&article, &[], opts, &mut worker.scratch);
                 }
                 Ok(PreparedArticle {
                     meta: ArticleMeta::from_article(article),
