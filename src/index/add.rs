@@ -172,7 +172,7 @@ impl BatchAdder<'_> {
             ..AddReport::default()
         };
         self.progress.stage("known ids");
-        let articles = self.skip_known(articles, &mut report.skipped)?;
+        let mut articles = self.skip_known(articles, &mut report.skipped)?;
         self.progress.stage("near-duplicates");
         let first_seq = self.next_id("articles", "seq")?;
         let signatures: Vec<&[u32]> = articles.iter().map(|a| a.signature.as_slice()).collect();
@@ -201,9 +201,15 @@ impl BatchAdder<'_> {
         self.progress.stage("stories");
         report.new_dup_groups = plans.iter().filter(|p| p.stored.is_empty()).count();
         report.grown_dup_groups = plans.len() - report.new_dup_groups;
-        let story_matches = self.place_in_stories(&plans, updates, &term_stats, &mut report)?;
+        // The batch's key terms are not needed any more (they are the larger part of its memory).
+        for article in &mut articles {
+            article.terms = DocTerms::default();
+        }
+        let mut reader = term_stats.reader(self.conn, self.path);
+        let story_matches = self.place_in_stories(&plans, updates, &mut reader, &mut report)?;
         self.progress.stage("refining stories");
-        self.refine_stories(&plans, &term_stats, &mut report)?;
+        self.refine_stories(&plans, &mut reader, &mut report)?;
+        drop(reader);
         self.progress.stage("describing");
         report.added = self.describe(&articles, &plans, &best, &story_matches, first_seq)?;
         Ok(report)
@@ -670,18 +676,17 @@ impl BatchAdder<'_> {
         &self,
         plans: &[GroupPlan],
         mut updates: Vec<GroupUpdate>,
-        term_stats: &TermStats,
+        reader: &mut StoryReader<'_>,
         report: &mut AddReport,
     ) -> Result<Vec<Option<(i64, f64)>>> {
         updates.sort_by_key(|u| (u.day.is_none(), u.day, u.plan));
-        let mut reader = term_stats.reader(self.conn, self.path);
         let mut next_story = self.next_id("stories", "story")?;
         let mut matches = vec![None; plans.len()];
         for update in updates {
             let plan = &plans[update.plan];
             if update.stories.is_empty() {
                 let (story, matched) =
-                    self.place_new_group(plan.dup, &update, &mut reader, &mut next_story, report)?;
+                    self.place_new_group(plan.dup, &update, reader, &mut next_story, report)?;
                 self.write_group(plan.dup, story, &update, true)?;
                 reader.joined(
                     story,
@@ -699,7 +704,7 @@ impl BatchAdder<'_> {
             stories.dedup();
             let survivor = stories[0];
             for &old in &stories[1..] {
-                self.merge_stories(old, survivor, &mut reader)?;
+                self.merge_stories(old, survivor, reader)?;
                 report.story_merges += 1;
             }
             self.write_group(plan.dup, survivor, &update, false)?;
@@ -742,8 +747,8 @@ impl BatchAdder<'_> {
             if other == story || reader.story(other)?.average(&update.vector) < threshold {
                 continue;
             }
-            let chosen = reader.story(story)?.clone();
-            let linkage = chosen.average_with(&update.vector, reader.story(other)?);
+            reader.story(story)?;
+            let linkage = reader.linkage(story, &update.vector, other);
             if linkage >= threshold {
                 merged_in.push(other);
             }
@@ -763,7 +768,7 @@ impl BatchAdder<'_> {
     fn refine_stories(
         &self,
         plans: &[GroupPlan],
-        term_stats: &TermStats,
+        reader: &mut StoryReader<'_>,
         report: &mut AddReport,
     ) -> Result<()> {
         let Some(threshold) = self.params.story_threshold else {
@@ -778,7 +783,6 @@ impl BatchAdder<'_> {
             .filter(|p| p.stored.is_empty())
             .map(|p| p.dup)
             .collect();
-        let mut reader = term_stats.reader(self.conn, self.path);
         // Only a part of at least `min_part` new groups can move: stories that received fewer
         // cannot change.
         let mut new_per_story: AHashMap<i64, usize> = AHashMap::new();

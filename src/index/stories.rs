@@ -30,7 +30,7 @@ const GROUPS_PER_TERM: usize = 16;
 const CANDIDATE_GROUPS: usize = 8;
 
 /// Stories with more groups than this are not refined (all pairs would be too many).
-const MAX_REFINE_GROUPS: usize = 300;
+const MAX_REFINE_GROUPS: usize = 60;
 
 /// Smoothed inverse document frequency, as in `story`: a term in every group still weighs 1.
 fn idf(groups: f32, df: f32) -> f32 {
@@ -225,10 +225,15 @@ pub struct StoryReader<'c> {
     conn: &'c Connection,
     path: &'c std::path::Path,
     sums: AHashMap<i64, StorySum>,
+    /// Groups read into `sums` since it was last emptied (bounds its memory).
+    read_groups: usize,
     /// Document frequencies known so far (the batch's, then stored ones as they are read).
     df: AHashMap<u64, u32>,
     groups: u64,
 }
+
+/// Story sums are forgotten (and read again when needed) once this many groups were read.
+const MAX_READ_GROUPS: usize = 200_000;
 
 impl<'c> StoryReader<'c> {
     /// A reader that weighs stored terms with `df` (falling back to `term_df`) over `groups`.
@@ -242,6 +247,7 @@ impl<'c> StoryReader<'c> {
             conn,
             path,
             sums: AHashMap::new(),
+            read_groups: 0,
             df,
             groups,
         }
@@ -274,8 +280,9 @@ impl<'c> StoryReader<'c> {
     /// The live groups (not merged away) of a story, with their vectors.
     pub fn story(&mut self, story: i64) -> Result<&StorySum> {
         if !self.sums.contains_key(&story) {
-            if self.sums.len() > 50_000 {
+            if self.read_groups > MAX_READ_GROUPS {
                 self.sums.clear(); // bound memory on very large batches
+                self.read_groups = 0;
             }
             let mut statement = self
                 .conn
@@ -297,6 +304,7 @@ impl<'c> StoryReader<'c> {
                 .collect::<rusqlite::Result<_>>()
                 .map_err(|e| store::sql_error(self.path, e))?;
             drop(statement);
+            self.read_groups += rows.len();
             let mut sum = StorySum::default();
             for (dup, canonical_seq, raw) in rows {
                 sum.add(GroupVector {
@@ -308,6 +316,15 @@ impl<'c> StoryReader<'c> {
             self.sums.insert(story, sum);
         }
         Ok(&self.sums[&story])
+    }
+
+    /// Group-average linkage between `story ∪ {extra}` and `other`, both already read with
+    /// [`StoryReader::story`] (0 when either is not).
+    pub fn linkage(&self, story: i64, extra: &TermVector, other: i64) -> f64 {
+        match (self.sums.get(&story), self.sums.get(&other)) {
+            (Some(a), Some(b)) => a.average_with(extra, b),
+            _ => 0.0,
+        }
     }
 
     /// Records that `group` joined `story` (keeps a remembered sum current).
