@@ -18,6 +18,8 @@ use unicode_normalization::UnicodeNormalization;
 use unicode_segmentation::UnicodeSegmentation;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
+use crate::text::{self, is_word_byte};
+
 /// How much one occurrence of each kind of term counts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TermWeights {
@@ -372,59 +374,16 @@ fn ascii_line_words<'a>(line: &'a str, words: &mut Vec<Word<'a>>) {
     }
 }
 
-/// Classes of ASCII bytes, as bit sets (UAX #29: ALetter, Numeric, ExtendNumLet).
-const LETTER: u8 = 1;
-const DIGIT: u8 = 2;
-const UNDERSCORE: u8 = 4;
-const WORD: u8 = LETTER | DIGIT | UNDERSCORE;
-
-const CLASS: [u8; 128] = {
-    let mut class = [0; 128];
-    let mut b = 0;
-    while b < 128 {
-        let c = b as u8;
-        class[b] = if c.is_ascii_alphabetic() {
-            LETTER
-        } else if c.is_ascii_digit() {
-            DIGIT
-        } else if c == b'_' {
-            UNDERSCORE
-        } else {
-            0
-        };
-        b += 1;
-    }
-    class
-};
-
-/// The classes each byte joins when it stands between two of them (WB6/WB7, WB11/WB12).
-const JOINS: [u8; 128] = {
-    let mut joins = [0; 128];
-    joins[b':' as usize] = LETTER;
-    joins[b',' as usize] = DIGIT;
-    joins[b';' as usize] = DIGIT;
-    joins[b'.' as usize] = LETTER | DIGIT;
-    joins[b'\'' as usize] = LETTER | DIGIT;
-    joins
-};
-
-fn class(b: u8) -> u8 {
-    CLASS[usize::from(b & 0x7f)]
-}
-
-fn is_word_byte(b: u8) -> bool {
-    class(b) & WORD != 0
-}
-
 /// The end of the word segment that starts with the word byte at `start`.
 fn word_end(bytes: &[u8], start: usize) -> usize {
     let mut end = start + 1;
     while let Some(&b) = bytes.get(end) {
         if is_word_byte(b) {
             end += 1;
-        } else if bytes.get(end + 1).is_some_and(|&next| {
-            JOINS[usize::from(b & 0x7f)] & class(bytes[end - 1]) & class(next) != 0
-        }) {
+        } else if bytes
+            .get(end + 1)
+            .is_some_and(|&next| text::joins(bytes[end - 1], b, next))
+        {
             end += 2;
         } else {
             break;

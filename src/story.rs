@@ -311,7 +311,7 @@ fn idf_value(n: f32, df: f32) -> f32 {
     (n / df).ln() + 1.0
 }
 
-fn normalize(vector: &mut TermVector) {
+pub(crate) fn normalize(vector: &mut TermVector) {
     let norm: f32 = vector.iter().map(|&(_, w)| w * w).sum::<f32>().sqrt();
     if norm > 0.0 {
         for (_, w) in vector.iter_mut() {

@@ -271,12 +271,12 @@ const JOINS: [u8; 256] = {
 };
 
 /// ALetter, Numeric or ExtendNumLet: bytes that join each other (WB5, WB8–WB10, WB13a/b).
-fn is_word_byte(b: u8) -> bool {
+pub(crate) fn is_word_byte(b: u8) -> bool {
     CLASS[usize::from(b)] & WORD != 0
 }
 
 /// Whether `mid` joins `prev` and `next` into one word (WB6/WB7, WB11/WB12).
-fn joins(prev: u8, mid: u8, next: u8) -> bool {
+pub(crate) fn joins(prev: u8, mid: u8, next: u8) -> bool {
     JOINS[usize::from(mid)] & CLASS[usize::from(prev)] & CLASS[usize::from(next)] != 0
 }
 

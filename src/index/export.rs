@@ -531,28 +531,18 @@ pub fn stats(conn: &Connection, path: &Path, params: &IndexParams) -> Result<Ind
     })
 }
 
-/// The columns of `index add`'s clusters.csv: `cluster`'s, then what each article matched.
-pub const ADDED_COLUMNS: [&str; 14] = [
-    "id",
-    "story",
-    "dup",
-    "canonical",
-    "similarity",
-    "dup_size",
-    "story_size",
-    "date",
-    "source",
-    "url",
-    "title",
-    "matched_id",
-    "matched_similarity",
-    "matched_kind",
-];
+/// The columns `index add`'s clusters.csv has after `cluster`'s: what each article matched.
+pub const MATCH_COLUMNS: [&str; 3] = ["matched_id", "matched_similarity", "matched_kind"];
 
 /// Writes `index add`'s outputs into `dir`: clusters.csv (the batch's articles, in input
 /// order), and rejects.csv and skipped.csv when there are any (stale ones are removed).
 pub fn write_added(report: &super::AddReport, dir: &Path) -> Result<()> {
-    let mut out = CsvOutput::create(&dir.join("clusters.csv"), &ADDED_COLUMNS)?;
+    let columns: Vec<&str> = CLUSTER_COLUMNS
+        .iter()
+        .chain(&MATCH_COLUMNS)
+        .copied()
+        .collect();
+    let mut out = CsvOutput::create(&dir.join("clusters.csv"), &columns)?;
     for a in &report.added {
         let (matched_id, matched_similarity, matched_kind) = match &a.matched {
             Some(m) => (

@@ -94,16 +94,7 @@ pub fn mean_scores(parts: &[(f32, &[(u64, f32)])]) -> Vec<(u64, f32)> {
 /// Sorted by term, with unit length.
 pub fn normalize(mut vector: TermVector) -> TermVector {
     vector.sort_unstable_by_key(|&(term, _)| term);
-    let norm = vector
-        .iter()
-        .map(|&(_, w)| (w as f64) * (w as f64))
-        .sum::<f64>()
-        .sqrt();
-    if norm > 0.0 {
-        for (_, w) in &mut vector {
-            *w = (*w as f64 / norm) as f32;
-        }
-    }
+    crate::story::normalize(&mut vector);
     vector
 }
 
@@ -126,19 +117,7 @@ fn dot(a: &TermVector, b: &AHashMap<u64, f32>) -> f64 {
 
 /// Cosine of two unit vectors sorted by term.
 pub fn cosine(a: &TermVector, b: &TermVector) -> f64 {
-    let (mut i, mut j, mut sum) = (0, 0, 0.0f64);
-    while i < a.len() && j < b.len() {
-        match a[i].0.cmp(&b[j].0) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                sum += (a[i].1 as f64) * (b[j].1 as f64);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    sum
+    crate::story::cosine(a, b) as f64
 }
 
 /// A stored group as story scoring needs it.
