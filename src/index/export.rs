@@ -105,10 +105,12 @@ pub fn query(
                 let cosine = stories::cosine(&vector, &group.vector);
                 related.push((kind, cosine, group.canonical_seq));
             }
+            // Groups of the story it would join first, then by similarity, then oldest.
             related.sort_by(|a, b| {
-                (a.0 != "story", -a.1)
-                    .partial_cmp(&(b.0 != "story", -b.1))
-                    .unwrap_or(std::cmp::Ordering::Equal)
+                (a.0 != "story")
+                    .cmp(&(b.0 != "story"))
+                    .then(b.1.total_cmp(&a.1))
+                    .then(a.2.cmp(&b.2))
             });
             rows.extend(related);
         }
