@@ -431,11 +431,18 @@ fn index_add(args: IndexAddArgs) -> anyhow::Result<()> {
     let mut index = Index::open(&args.db, &args.params.request(), true, wait)?;
     let progress = BarProgress::new(&args.inputs, args.quiet);
     let start = std::time::Instant::now();
-    let (added, read_stats) = index.add(&args.inputs, args.read.options(false), &progress)?;
+    // The report is written before the batch commits: if it cannot be, nothing is stored.
+    let mut write_report = |report: &storyhash::index::AddReport| match &args.out {
+        Some(out) => storyhash::index::export::write_added(report, out),
+        None => Ok(()),
+    };
+    let (added, read_stats) = index.add(
+        &args.inputs,
+        args.read.options(false),
+        &progress,
+        &mut write_report,
+    )?;
     progress.finish();
-    if let Some(out) = &args.out {
-        storyhash::index::export::write_added(&added, out)?;
-    }
     if args.verbose {
         eprintln!("storyhash: stages: {}", progress.stage_times());
     }
@@ -444,7 +451,8 @@ fn index_add(args: IndexAddArgs) -> anyhow::Result<()> {
     }
     let mut line = format!(
         "storyhash: batch {} added {} articles to {}: {} new dup groups, {} joined earlier \
-         groups ({} dup merges), {} new stories, {} continued ({} story merges)",
+         groups ({} dup merges), {} new stories, {} new groups continue earlier stories \
+         ({} story merges)",
         added.batch,
         added.added.len(),
         args.db.display(),

@@ -485,3 +485,93 @@ fn exports_do_not_depend_on_threads() {
     }
     assert!(exports[0] == exports[1], "byte-identical exports");
 }
+
+/// Consistency of the stored tables: no live group in a merged story, every merge recorded once,
+/// group sizes and canonical articles right. (A grown group was once put back into a story an
+/// earlier group of the same batch had merged away.)
+#[test]
+fn the_tables_stay_consistent_over_many_batches() {
+    for (seed, parts) in [(3u64, 6usize), (2, 10)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, parts) = generated_parts(dir.path(), 3000, seed, parts);
+        let db = dir.path().join("feed.db");
+        for part in &parts {
+            add_ok(&db, part, None, &[]);
+        }
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let checks = [
+            (
+                "live groups in merged stories",
+                "SELECT count(*) FROM dup_groups g JOIN stories s ON s.story = g.story \
+                 WHERE g.merged_into IS NULL AND s.merged_into IS NOT NULL",
+            ),
+            (
+                "groups without a story row",
+                "SELECT count(*) FROM dup_groups g LEFT JOIN stories s ON s.story = g.story \
+                 WHERE s.story IS NULL",
+            ),
+            (
+                "live stories without groups",
+                "SELECT count(*) FROM stories s WHERE merged_into IS NULL AND NOT EXISTS \
+                 (SELECT 1 FROM dup_groups g WHERE g.story = s.story AND g.merged_into IS NULL)",
+            ),
+            (
+                "group sizes that are not their article counts",
+                "SELECT count(*) FROM dup_groups g WHERE merged_into IS NULL AND size != \
+                 (SELECT count(*) FROM articles a WHERE a.dup = g.dup)",
+            ),
+            (
+                "articles in merged-away groups",
+                "SELECT count(*) FROM articles a JOIN dup_groups g ON g.dup = a.dup \
+                 WHERE g.merged_into IS NOT NULL",
+            ),
+            (
+                "canonical articles outside their group",
+                "SELECT count(*) FROM dup_groups g JOIN articles a ON a.seq = g.canonical_seq \
+                 WHERE g.merged_into IS NULL AND a.dup != g.dup",
+            ),
+            (
+                "merges without a merges row",
+                "SELECT (SELECT count(*) FROM dup_groups g WHERE merged_into IS NOT NULL AND \
+                 NOT EXISTS (SELECT 1 FROM merges m WHERE m.kind = 'dup' AND m.old = g.dup)) + \
+                 (SELECT count(*) FROM stories s WHERE merged_into IS NOT NULL AND NOT EXISTS \
+                 (SELECT 1 FROM merges m WHERE m.kind = 'story' AND m.old = s.story))",
+            ),
+            (
+                "ids merged twice",
+                "SELECT count(*) FROM (SELECT kind, old FROM merges GROUP BY kind, old \
+                 HAVING count(*) > 1)",
+            ),
+            (
+                "merged groups in another story than their survivor",
+                "SELECT count(*) FROM dup_groups g JOIN dup_groups h ON h.dup = g.merged_into \
+                 WHERE g.story != h.story",
+            ),
+        ];
+        for (what, sql) in checks {
+            let n: i64 = conn.query_row(sql, [], |row| row.get(0)).unwrap();
+            assert_eq!(n, 0, "seed {seed}: {what}");
+        }
+        let merges: i64 = conn
+            .query_row("SELECT count(*) FROM merges", [], |row| row.get(0))
+            .unwrap();
+        assert!(
+            merges > 0,
+            "seed {seed}: the case needs merges to mean something"
+        );
+        let live: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM stories WHERE merged_into IS NULL",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        let exported = export(&db, &dir.path().join("all"));
+        let stories: BTreeSet<&str> = exported.iter().map(|r| r["story"].as_str()).collect();
+        assert_eq!(
+            stories.len() as i64,
+            live,
+            "seed {seed}: stats and export agree"
+        );
+    }
+}

@@ -86,7 +86,9 @@ pub struct AddReport {
     pub new_dup_groups: usize,
     pub grown_dup_groups: usize,
     pub dup_merges: usize,
+    /// Stories this batch started (and that are still stories after merges).
     pub new_stories: usize,
+    /// New dup groups of this batch that joined a story stored by an earlier batch.
     pub continued_stories: usize,
     pub story_merges: usize,
     /// Parts of this batch split off stored stories by the in-story refinement.
@@ -210,6 +212,7 @@ impl BatchAdder<'_> {
         self.progress.stage("refining stories");
         self.refine_stories(&plans, &mut reader, &mut report)?;
         drop(reader);
+        self.count_stories(&mut report)?;
         self.progress.stage("describing");
         report.added = self.describe(&articles, &plans, &best, &story_matches, first_seq)?;
         Ok(report)
@@ -403,6 +406,13 @@ impl BatchAdder<'_> {
                 .map_err(|e| self.sql(e))?;
                 self.exec(
                     "UPDATE dup_groups SET merged_into = ?1 WHERE dup = ?2",
+                    (plan.dup, old),
+                )
+                .map_err(|e| self.sql(e))?;
+                // Groups merged into `old` earlier now point at the survivor directly: merge
+                // chains stay one step long.
+                self.exec(
+                    "UPDATE dup_groups SET merged_into = ?1 WHERE merged_into = ?2",
                     (plan.dup, old),
                 )
                 .map_err(|e| self.sql(e))?;
@@ -671,7 +681,7 @@ impl BatchAdder<'_> {
     }
 
     /// Writes every new or grown group and gives it a story, in date order. Returns, per plan,
-    /// the stored article whose story a new group continues (canonical seq, cosine).
+    /// the group whose story a new group continues (dup id, cosine).
     fn place_in_stories(
         &self,
         plans: &[GroupPlan],
@@ -699,7 +709,9 @@ impl BatchAdder<'_> {
                 matches[update.plan] = matched;
                 continue;
             }
-            let mut stories = update.stories.clone();
+            // The stories as they are now: an earlier group of this batch may have merged the
+            // story a stored group was read in.
+            let mut stories = self.current_stories(&plan.stored)?;
             stories.sort_unstable();
             stories.dedup();
             let survivor = stories[0];
@@ -717,9 +729,43 @@ impl BatchAdder<'_> {
                     vector: update.vector.clone(),
                 },
             );
-            report.continued_stories += 1;
         }
         Ok(matches)
+    }
+
+    /// Counts, once everything is placed, the stories this batch started and its new groups
+    /// that continue stored stories.
+    fn count_stories(&self, report: &mut AddReport) -> Result<()> {
+        let count = |sql: &str| -> Result<usize> {
+            self.conn
+                .prepare_cached(sql)
+                .and_then(|mut s| s.query_row([self.batch], |row| row.get::<_, i64>(0)))
+                .map(|n| n as usize)
+                .map_err(|e| self.sql(e))
+        };
+        report.new_stories =
+            count("SELECT count(*) FROM stories WHERE batch = ?1 AND merged_into IS NULL")?;
+        report.continued_stories = count(
+            "SELECT count(*) FROM dup_groups g JOIN stories s ON s.story = g.story \
+             WHERE g.batch = ?1 AND g.merged_into IS NULL AND s.batch < ?1",
+        )?;
+        Ok(())
+    }
+
+    /// The story each of `dups` is in now (merged-away groups included: story merges update
+    /// them too).
+    fn current_stories(&self, dups: &[i64]) -> Result<Vec<i64>> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT story FROM dup_groups WHERE dup = ?1")
+            .map_err(|e| self.sql(e))?;
+        dups.iter()
+            .map(|&dup| {
+                statement
+                    .query_row([dup], |row| row.get(0))
+                    .map_err(|e| self.sql(e))
+            })
+            .collect()
     }
 
     /// Chooses a new group's story (merging stories it links strongly enough) and the stored
@@ -733,14 +779,14 @@ impl BatchAdder<'_> {
         report: &mut AddReport,
     ) -> Result<(i64, Option<(i64, f64)>)> {
         let Some(threshold) = self.params.story_threshold else {
-            return Ok((self.new_story(next_story, report)?, None));
+            return Ok((self.new_story(next_story)?, None));
         };
+        reader.trim();
         let candidates = reader.candidates(&update.vector, dup)?;
         let best = stories::best_story(reader, &update.vector, &candidates.stories, threshold)?;
         let Some((mut story, _)) = best else {
-            return Ok((self.new_story(next_story, report)?, None));
+            return Ok((self.new_story(next_story)?, None));
         };
-        report.continued_stories += 1;
         // Other candidate stories this group links to a merged story strongly enough.
         let mut merged_in = Vec::new();
         for &other in &candidates.stories {
@@ -801,7 +847,7 @@ impl BatchAdder<'_> {
         for story in touched {
             let parts = stories::refine_story(reader.story(story)?, &new_groups, &opts);
             for part in parts {
-                let moved_to = self.new_story(&mut next_story, report)?;
+                let moved_to = self.new_story(&mut next_story)?;
                 for dup in &part {
                     self.exec(
                         "UPDATE dup_groups SET story = ?1 WHERE dup = ?2",
@@ -816,7 +862,7 @@ impl BatchAdder<'_> {
         Ok(())
     }
 
-    fn new_story(&self, next_story: &mut i64, report: &mut AddReport) -> Result<i64> {
+    fn new_story(&self, next_story: &mut i64) -> Result<i64> {
         let story = *next_story;
         *next_story += 1;
         self.exec(
@@ -824,7 +870,6 @@ impl BatchAdder<'_> {
             (story, self.batch),
         )
         .map_err(|e| self.sql(e))?;
-        report.new_stories += 1;
         Ok(story)
     }
 
@@ -929,9 +974,11 @@ impl BatchAdder<'_> {
                             kind: MatchKind::Duplicate,
                         })
                     }
-                    (None, Some((earlier, cosine))) if lookup.story_of(earlier)? == group.story => {
-                        Some(Match {
-                            id: lookup.id(earlier)?,
+                    (None, Some((dup, cosine))) => {
+                        // That group as it is now (it may have grown, merged or moved).
+                        let continued = lookup.live_group(dup)?;
+                        (continued.story == group.story).then_some(Match {
+                            id: lookup.id(continued.canonical_seq)?,
                             similarity: cosine,
                             kind: MatchKind::Story,
                         })
@@ -1023,13 +1070,19 @@ impl<'c> Lookup<'c> {
             .map_err(|e| store::sql_error(self.path, e))
     }
 
-    fn story_of(&self, seq: i64) -> Result<i64> {
-        self.conn
-            .prepare_cached(
-                "SELECT g.story FROM articles a JOIN dup_groups g ON g.dup = a.dup WHERE a.seq = ?1",
-            )
-            .and_then(|mut s| s.query_row([seq], |row| row.get(0)))
-            .map_err(|e| store::sql_error(self.path, e))
+    /// A group's final state, following merges.
+    fn live_group(&self, mut dup: i64) -> Result<GroupRow> {
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT merged_into FROM dup_groups WHERE dup = ?1")
+            .map_err(|e| store::sql_error(self.path, e))?;
+        while let Some(next) = statement
+            .query_row([dup], |row| row.get::<_, Option<i64>>(0))
+            .map_err(|e| store::sql_error(self.path, e))?
+        {
+            dup = next;
+        }
+        self.group(dup)
     }
 
     fn signature(&self, seq: i64) -> Result<Vec<u32>> {

@@ -167,10 +167,13 @@ impl Index {
                 message: "no such index (create one with `storyhash index add`)".into(),
             });
         }
-        let mut conn = store::connect(path, create, wait)?;
         let asked = request.resolve(&IndexParams::default());
+        if !path.exists() {
+            validate(&asked)?; // before the file is created
+        }
+        let mut conn = store::connect(path, create, wait)?;
         if !store::is_initialized(&conn, path)? {
-            if !create {
+            if !create || !store::is_empty(&conn, path)? {
                 return Err(Error::Index {
                     path: path.to_path_buf(),
                     message: "not a storyhash index".into(),
@@ -206,11 +209,15 @@ impl Index {
 
     /// Reads, signs and adds a batch in one transaction. Articles whose id is stored already
     /// are skipped (listed in the report).
+    ///
+    /// `before_commit` sees the report while the batch can still be rolled back: when it fails
+    /// (the report cannot be written), nothing is stored.
     pub fn add(
         &mut self,
         inputs: &[PathBuf],
         read: ReadOptions,
         progress: &dyn Progress,
+        before_commit: &mut dyn FnMut(&AddReport) -> Result<()>,
     ) -> Result<(AddReport, ReadStats)> {
         let opts = self.params.options(read);
         let hasher = self.params.hasher();
@@ -260,6 +267,7 @@ impl Index {
             ),
         )
         .map_err(|e| store::sql_error(&path, e))?;
+        before_commit(&report)?;
         failpoint("index-add-before-commit");
         progress.stage("committing");
         tx.commit().map_err(|e| store::sql_error(&path, e))?;
@@ -278,7 +286,12 @@ impl Index {
         let (articles, mut rejects) =
             batch::prepare_articles(corpus.articles, &opts, &self.params.hasher());
         rejects.extend(corpus.rejects);
-        let matches = export::query(&self.conn, &self.path, &self.params, &articles, top)?;
+        // One read transaction: a batch committed meanwhile is seen whole or not at all.
+        let snapshot = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|e| store::sql_error(&self.path, e))?;
+        let matches = export::query(&snapshot, &self.path, &self.params, &articles, top)?;
         Ok((matches, rejects))
     }
 
@@ -293,7 +306,11 @@ impl Index {
     }
 
     pub fn stats(&self) -> Result<export::IndexStats> {
-        export::stats(&self.conn, &self.path, &self.params)
+        let snapshot = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|e| store::sql_error(&self.path, e))?;
+        export::stats(&snapshot, &self.path, &self.params)
     }
 }
 

@@ -67,6 +67,7 @@ CREATE TABLE dup_groups (
     vector        BLOB NOT NULL
 );
 CREATE INDEX dup_groups_by_story ON dup_groups (story);
+CREATE INDEX dup_groups_by_merged ON dup_groups (merged_into) WHERE merged_into IS NOT NULL;
 CREATE TABLE stories (
     story       INTEGER PRIMARY KEY,
     batch       INTEGER NOT NULL,
@@ -233,6 +234,15 @@ pub fn is_initialized(conn: &Connection, path: &Path) -> Result<bool> {
         |row| row.get::<_, i64>(0),
     )
     .map(|n| n > 0)
+    .map_err(|e| sql_error(path, e))
+}
+
+/// Whether the database has no tables at all (a new file, not someone else's database).
+pub fn is_empty(conn: &Connection, path: &Path) -> Result<bool> {
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
+        row.get::<_, i64>(0)
+    })
+    .map(|n| n == 0)
     .map_err(|e| sql_error(path, e))
 }
 

@@ -182,9 +182,11 @@ impl StorySum {
         if pairs == 0 {
             return 0.0;
         }
-        let own: f64 = self
-            .sum
-            .iter()
+        // In term order: a float sum in hash order would differ from run to run.
+        let mut terms: Vec<(&u64, &f32)> = self.sum.iter().collect();
+        terms.sort_unstable_by_key(|&(term, _)| *term);
+        let own: f64 = terms
+            .into_iter()
             .filter_map(|(term, w)| other.sum.get(term).map(|v| (*w as f64) * (*v as f64)))
             .sum();
         (own + dot(extra, &other.sum)) / pairs as f64
@@ -259,10 +261,6 @@ impl<'c> StoryReader<'c> {
     /// The live groups (not merged away) of a story, with their vectors.
     pub fn story(&mut self, story: i64) -> Result<&StorySum> {
         if !self.sums.contains_key(&story) {
-            if self.read_groups > MAX_READ_GROUPS {
-                self.sums.clear(); // bound memory on very large batches
-                self.read_groups = 0;
-            }
             let mut statement = self
                 .conn
                 .prepare_cached(
@@ -295,6 +293,15 @@ impl<'c> StoryReader<'c> {
             self.sums.insert(story, sum);
         }
         Ok(&self.sums[&story])
+    }
+
+    /// Forgets every story sum once too many groups were read (bounds memory on very large
+    /// batches). Called between groups, never while one group's stories are compared.
+    pub fn trim(&mut self) {
+        if self.read_groups > MAX_READ_GROUPS {
+            self.sums.clear();
+            self.read_groups = 0;
+        }
     }
 
     /// Group-average linkage between `story ∪ {extra}` and `other`, both already read with
@@ -433,8 +440,8 @@ pub fn best_story(
     Ok(best)
 }
 
-/// Among `candidates` (dup ids), the group of the story most similar to `vector`: (its
-/// canonical article, cosine).
+/// Among `candidates` (dup ids), the group of the story most similar to `vector`: (its dup id,
+/// cosine).
 pub fn closest_group(
     sum: &StorySum,
     candidates: &[i64],
@@ -444,7 +451,7 @@ pub fn closest_group(
     for group in candidates.iter().filter_map(|&dup| sum.group(dup)) {
         let similarity = cosine(vector, &group.vector);
         if best.is_none_or(|(_, s)| similarity > s) {
-            best = Some((group.canonical_seq, similarity));
+            best = Some((group.dup, similarity));
         }
     }
     best
@@ -465,7 +472,10 @@ pub fn refine_story(
     if n < 2 * opts.min_part.max(1) || n > MAX_REFINE_GROUPS {
         return Vec::new();
     }
-    let vectors: Vec<TermVector> = sum.groups.iter().map(|g| g.vector.clone()).collect();
+    // In dup order: the order of `sum.groups` depends on the cache's history.
+    let mut groups: Vec<&GroupVector> = sum.groups.iter().collect();
+    groups.sort_unstable_by_key(|g| g.dup);
+    let vectors: Vec<TermVector> = groups.iter().map(|g| g.vector.clone()).collect();
     let floor = 0.75 * opts.threshold;
     let mut edges = Vec::new();
     for a in 0..n {
@@ -489,7 +499,7 @@ pub fn refine_story(
     );
     let mut parts: AHashMap<u32, Vec<i64>> = AHashMap::new();
     for (i, &label) in labels.iter().enumerate() {
-        parts.entry(label).or_default().push(sum.groups[i].dup);
+        parts.entry(label).or_default().push(groups[i].dup);
     }
     if parts.len() < 2 {
         return Vec::new();
