@@ -18,7 +18,7 @@ use unicode_normalization::UnicodeNormalization;
 use unicode_segmentation::UnicodeSegmentation;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use crate::text::{self, is_word_byte};
+use crate::text::{is_word_byte, word_end};
 
 /// How much one occurrence of each kind of term counts.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -372,24 +372,6 @@ fn ascii_line_words<'a>(line: &'a str, words: &mut Vec<Word<'a>>) {
         first = false;
         gap_start = end;
     }
-}
-
-/// The end of the word segment that starts with the word byte at `start`.
-fn word_end(bytes: &[u8], start: usize) -> usize {
-    let mut end = start + 1;
-    while let Some(&b) = bytes.get(end) {
-        if is_word_byte(b) {
-            end += 1;
-        } else if bytes
-            .get(end + 1)
-            .is_some_and(|&next| text::joins(bytes[end - 1], b, next))
-        {
-            end += 2;
-        } else {
-            break;
-        }
-    }
-    end
 }
 
 fn is_capitalized(word: &str) -> bool {

@@ -281,7 +281,7 @@ pub(crate) fn joins(prev: u8, mid: u8, next: u8) -> bool {
 }
 
 /// The end of the word that starts with the word byte at `start`.
-fn word_end(bytes: &[u8], start: usize) -> usize {
+pub(crate) fn word_end(bytes: &[u8], start: usize) -> usize {
     let mut end = start + 1;
     while let Some(&b) = bytes.get(end) {
         if is_word_byte(b) {

@@ -106,7 +106,6 @@ struct GroupPlan {
 
 /// A stored group's row, as read before it grows.
 struct StoredGroup {
-    story: i64,
     canonical_seq: i64,
     size: i64,
     raw: RawTerms,
@@ -133,8 +132,8 @@ struct GroupUpdate {
     /// What is stored, and its weights under this batch's document frequencies.
     raw: RawTerms,
     vector: TermVector,
-    /// Stories of the stored groups it contains (the survivor's first); empty when new.
-    stories: Vec<i64>,
+    /// Whether it contains stored groups (else it is new).
+    grown: bool,
 }
 
 /// Runs a batch inside `conn`'s open transaction.
@@ -306,19 +305,16 @@ impl BatchAdder<'_> {
     fn read_stored_groups(&self, plans: &[GroupPlan]) -> Result<AHashMap<i64, StoredGroup>> {
         let mut statement = self
             .conn
-            .prepare_cached(
-                "SELECT story, canonical_seq, size, vector FROM dup_groups WHERE dup = ?1",
-            )
+            .prepare_cached("SELECT canonical_seq, size, vector FROM dup_groups WHERE dup = ?1")
             .map_err(|e| self.sql(e))?;
         let mut groups = AHashMap::new();
         for &dup in plans.iter().flat_map(|p| &p.stored) {
             let group = statement
                 .query_row([dup], |row| {
                     Ok(StoredGroup {
-                        story: row.get(0)?,
-                        canonical_seq: row.get(1)?,
-                        size: row.get(2)?,
-                        raw: store::decode_vector(&row.get::<_, Vec<u8>>(3)?),
+                        canonical_seq: row.get(0)?,
+                        size: row.get(1)?,
+                        raw: store::decode_vector(&row.get::<_, Vec<u8>>(2)?),
                     })
                 })
                 .map_err(|e| self.sql(e))?;
@@ -513,7 +509,7 @@ impl BatchAdder<'_> {
                 day: canonical_day,
                 raw,
                 vector,
-                stories: stored.iter().map(|g| g.story).collect(),
+                grown: !stored.is_empty(),
             });
         }
         Ok((updates, TermStats { df, groups_counted }))
@@ -694,7 +690,7 @@ impl BatchAdder<'_> {
         let mut matches = vec![None; plans.len()];
         for update in updates {
             let plan = &plans[update.plan];
-            if update.stories.is_empty() {
+            if !update.grown {
                 let (story, matched) =
                     self.place_new_group(plan.dup, &update, reader, &mut next_story, report)?;
                 self.write_group(plan.dup, story, &update, true)?;
@@ -890,54 +886,33 @@ impl BatchAdder<'_> {
     }
 
     fn write_group(&self, dup: i64, story: i64, update: &GroupUpdate, new: bool) -> Result<()> {
-        let vector = store::encode_vector(&update.raw);
-        if new {
-            self.conn
-                .prepare_cached(
-                    "INSERT INTO dup_groups (dup, story, canonical_seq, size, day, batch, vector) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        dup,
-                        story,
-                        update.canonical_seq,
-                        update.size,
-                        update.day,
-                        self.batch,
-                        vector
-                    ])
-                })
-                .map_err(|e| self.sql(e))?;
-            let mut posting = self
-                .conn
-                .prepare_cached("INSERT OR IGNORE INTO term_groups (term, dup) VALUES (?1, ?2)")
-                .map_err(|e| self.sql(e))?;
-            if self.params.story_threshold.is_some() {
-                for term in stories::heavy_terms(&update.vector) {
-                    posting
-                        .execute((store::to_sql(term), dup))
-                        .map_err(|e| self.sql(e))?;
-                }
-            }
+        // A grown group keeps the batch that created it.
+        self.exec(
+            "INSERT INTO dup_groups (dup, story, canonical_seq, size, day, batch, vector) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (dup) DO UPDATE SET \
+             story = excluded.story, canonical_seq = excluded.canonical_seq, \
+             size = excluded.size, day = excluded.day, vector = excluded.vector",
+            params![
+                dup,
+                story,
+                update.canonical_seq,
+                update.size,
+                update.day,
+                self.batch,
+                store::encode_vector(&update.raw)
+            ],
+        )
+        .map_err(|e| self.sql(e))?;
+        if !new || self.params.story_threshold.is_none() {
             return Ok(());
         }
-        self.conn
-            .prepare_cached(
-                "UPDATE dup_groups SET story = ?2, canonical_seq = ?3, size = ?4, day = ?5, \
-                 vector = ?6 WHERE dup = ?1",
+        for term in stories::heavy_terms(&update.vector) {
+            self.exec(
+                "INSERT OR IGNORE INTO term_groups (term, dup) VALUES (?1, ?2)",
+                (store::to_sql(term), dup),
             )
-            .and_then(|mut s| {
-                s.execute(params![
-                    dup,
-                    story,
-                    update.canonical_seq,
-                    update.size,
-                    update.day,
-                    vector
-                ])
-            })
             .map_err(|e| self.sql(e))?;
+        }
         Ok(())
     }
 

@@ -81,17 +81,16 @@ pub fn query(
         if let Some(threshold) = params.story_threshold {
             // The article counts as one more group, as if it were added.
             let df = document_frequencies(conn, path, &article.terms)?;
-            let reader = StoryReader::new(conn, path, df.clone(), groups_counted + 1);
             let mut story_reader = StoryReader::new(conn, path, df.clone(), groups_counted + 1);
             let raw = stories::kept_terms(&article.terms.scores, &df, groups_counted + 1);
             let vector = story_reader.weigh(&raw)?;
-            let candidates = reader.candidates(&vector, -1)?;
+            let candidates = story_reader.candidates(&vector, -1)?;
             let joined =
                 stories::best_story(&mut story_reader, &vector, &candidates.stories, threshold)?
                     .map(|(story, _)| story);
             let mut related: Vec<(&'static str, f64, i64)> = Vec::new();
             for &dup in &candidates.groups {
-                let Some((_, story)) = reader.live_group(dup)? else {
+                let Some((_, story)) = story_reader.live_group(dup)? else {
                     continue;
                 };
                 let Some(group) = story_reader.story(story)?.group(dup).cloned() else {
