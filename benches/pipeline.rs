@@ -66,7 +66,7 @@ fn shingle_all(articles: &[Article], opts: &ShingleOptions) -> Vec<Vec<u64>> {
         .map(|article| {
             let mut shingles = Vec::new();
             text::tokenize(&article.text, opts, None, &mut scratch, &mut doc);
-            text::shingles(&doc.tokens, opts.size, opts.seed, &mut shingles);
+            text::shingles(&doc.tokens, opts.size, &mut shingles);
             shingles
         })
         .collect()

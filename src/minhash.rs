@@ -56,34 +56,54 @@ impl MinHasher {
     /// Writes the signature of a shingle multiset (duplicates do not matter) into `out`,
     /// which must hold `num_perm` values. An empty set gives a signature of `EMPTY` values.
     pub fn sign(&self, shingles: &[u64], out: &mut [u32]) {
+        self.start(out);
+        for &shingle in shingles {
+            self.add(shingle, out);
+        }
+        self.finish(out);
+    }
+
+    /// Starts a signature in `out` (which must hold `num_perm` values), for shingles that are
+    /// streamed in with [`MinHasher::add`] and ended with [`MinHasher::finish`]: the same
+    /// values as [`MinHasher::sign`] without collecting the shingles first.
+    pub fn start(&self, out: &mut [u32]) {
         assert_eq!(
             out.len(),
             self.num_perm,
             "signature buffer has the wrong length"
         );
-        match self.algorithm {
-            Algorithm::Oph => self.sign_oph(shingles, out),
-            Algorithm::Classic => self.sign_classic(shingles, out),
-        }
+        out.fill(EMPTY);
     }
 
-    fn sign_oph(&self, shingles: &[u64], out: &mut [u32]) {
-        out.fill(EMPTY);
-        let k = self.num_perm as u64;
-        for &shingle in shingles {
-            let h = mix64(shingle ^ self.seed);
-            let bin = (((h >> 32) * k) >> 32) as usize;
-            let value = h as u32;
-            if value < out[bin] {
-                out[bin] = value;
+    /// Adds one shingle to a signature begun with [`MinHasher::start`].
+    #[inline]
+    pub fn add(&self, shingle: u64, out: &mut [u32]) {
+        let h = mix64(shingle ^ self.seed);
+        match self.algorithm {
+            Algorithm::Oph => {
+                let bin = (((h >> 32) * self.num_perm as u64) >> 32) as usize;
+                // Without a branch: whether a shingle lowers its bin is a coin flip early in
+                // a document, and a mispredicted branch costs more than the store.
+                out[bin] = out[bin].min(h as u32);
+            }
+            Algorithm::Classic => {
+                for (slot, &(a, b)) in out.iter_mut().zip(&self.classic) {
+                    let value = (a.wrapping_mul(h).wrapping_add(b) >> 32) as u32;
+                    if value < *slot {
+                        *slot = value;
+                    }
+                }
             }
         }
-        self.densify(out);
     }
 
-    /// Optimal densification: each empty bin i probes bins j = h(i, attempt) until one that was
-    /// filled by a shingle, and copies its value. The probe sequence depends only on the seed
-    /// and i, so two documents with the same filled bins make the same choices.
+    /// Ends a streamed signature.
+    pub fn finish(&self, out: &mut [u32]) {
+        if self.algorithm == Algorithm::Oph {
+            self.densify(out);
+        }
+    }
+
     fn densify(&self, out: &mut [u32]) {
         let filled = out.iter().filter(|&&v| v != EMPTY).count();
         if filled == 0 || filled == out.len() {
@@ -102,19 +122,6 @@ impl MinHasher {
                 if original[source] != EMPTY {
                     *value = original[source];
                     break;
-                }
-            }
-        }
-    }
-
-    fn sign_classic(&self, shingles: &[u64], out: &mut [u32]) {
-        out.fill(EMPTY);
-        for &shingle in shingles {
-            let x = mix64(shingle ^ self.seed);
-            for (slot, &(a, b)) in out.iter_mut().zip(&self.classic) {
-                let value = (a.wrapping_mul(x).wrapping_add(b) >> 32) as u32;
-                if value < *slot {
-                    *slot = value;
                 }
             }
         }

@@ -25,7 +25,7 @@ use crate::keyterms::{self, DocTerms, TermWeights};
 use crate::lsh::{self, LshParams};
 use crate::minhash::{Algorithm, MinHasher, Signatures};
 use crate::story::{self, GroupInfo, StoryOptions};
-use crate::text::{self, BoilerplateLines, Scratch, ShingleOptions, TokenizedDoc};
+use crate::text::{self, BoilerplateLines, Scratch, ShingleOptions};
 
 /// The Jaccard at which pass A groups articles to tell boilerplate from a story's own text.
 /// Low on purpose: a wire copy must join its original here even with heavy boilerplate.
@@ -359,12 +359,12 @@ impl<'a> Signer<'a> {
             .par_chunks_mut(k)
             .zip(batch.par_iter())
             .map_init(Worker::default, |worker, (signature, article)| {
-                worker.sign(&article.text, &opts.shingle, hasher, None, signature);
+                let tokens = worker.sign(&article.text, &opts.shingle, hasher, None, signature);
                 progress.articles(1);
-                if worker.doc.tokens.is_empty() {
+                if tokens == 0 {
                     return Vec::new(); // no words: rejected below
                 }
-                worker.doc.line_hashes.clone()
+                worker.line_hashes.clone()
             })
             .collect();
         let first = &mut self.first;
@@ -560,14 +560,14 @@ impl Revisit for Resign<'_> {
             .filter(|&&(doc, _)| !skipped.of(doc).is_empty())
             .map_init(Worker::default, |worker, &(doc, article)| {
                 let mut fresh = vec![0u32; hasher.num_perm()];
-                worker.sign(
+                let tokens = worker.sign(
                     &article.text,
                     &opts.shingle,
                     hasher,
                     Some(boilerplate),
                     &mut fresh,
                 );
-                (!worker.doc.tokens.is_empty()).then_some((doc, fresh))
+                (tokens > 0).then_some((doc, fresh))
             })
             .flatten()
             .collect();
@@ -836,11 +836,13 @@ fn cluster_first_pass(
 #[derive(Default)]
 pub(crate) struct Worker {
     pub(crate) scratch: Scratch,
-    pub(crate) doc: TokenizedDoc,
-    shingles: Vec<u64>,
+    /// The hashes of the lines with words of the article signed last (boilerplate included).
+    pub(crate) line_hashes: Vec<u64>,
 }
 
 impl Worker {
+    /// Signs `text` into `signature`, streaming its shingles straight into the MinHash bins.
+    /// Returns the number of tokens shingled: 0 for a text without words outside `skip`.
     pub(crate) fn sign(
         &mut self,
         text: &str,
@@ -848,15 +850,18 @@ impl Worker {
         hasher: &MinHasher,
         skip: Option<&BoilerplateLines>,
         signature: &mut [u32],
-    ) {
-        text::tokenize(text, shingle, skip, &mut self.scratch, &mut self.doc);
-        text::shingles(
-            &self.doc.tokens,
-            shingle.size,
-            shingle.seed,
-            &mut self.shingles,
+    ) -> usize {
+        hasher.start(signature);
+        let tokens = text::shingle_text(
+            text,
+            shingle,
+            skip,
+            &mut self.scratch,
+            &mut self.line_hashes,
+            |shingle| hasher.add(shingle, signature),
         );
-        hasher.sign(&self.shingles, signature);
+        hasher.finish(signature);
+        tokens
     }
 }
 
@@ -1136,7 +1141,7 @@ mod tests {
         .expect("the demo reads");
         let opts = Options::default();
         let mut scratch = Scratch::default();
-        let mut doc = TokenizedDoc::default();
+        let mut doc = text::TokenizedDoc::default();
         // Every third line of the first articles counts as boilerplate.
         let mut lines = Vec::new();
         for article in corpus.articles.iter().take(20) {

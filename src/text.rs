@@ -5,14 +5,14 @@
 //! or Thai, become one token each, so their shingles are character n-grams), per-line token
 //! hashes (for boilerplate detection), and word n-gram shingles.
 //!
-//! Every hash here is xxh3 with the user's seed: stable across runs, machines and crate
+//! Every hash here is a fixed function of the bytes and the user's seed (a multiply-rotate word
+//! hash, polynomial hashes over token sequences): stable across runs, machines and crate
 //! versions, unlike ahash (used only for in-memory maps). This module does not decide what is
 //! boilerplate; it only skips the lines it is told to skip (see [`BoilerplateLines`]).
 
 use ahash::AHashSet;
 use unicode_normalization::UnicodeNormalization;
 use unicode_segmentation::UnicodeSegmentation;
-use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// How shingles are made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,10 +61,15 @@ impl BoilerplateLines {
     }
 }
 
-/// An article's words as token hashes, plus one hash per non-empty line.
+/// A token: the hash of one normalized word. 32 bits keep the spooled token streams small
+/// (see `pipeline`); two different words share a token about once per 4 billion pairs, and a
+/// shingle would also need its four neighbours to match before it changed a signature.
+pub type Token = u32;
+
+/// An article's words as tokens, plus one hash per non-empty line.
 #[derive(Debug, Default, Clone)]
 pub struct TokenizedDoc {
-    pub tokens: Vec<u64>,
+    pub tokens: Vec<Token>,
     /// One entry per line that has at least one word: the hash of the line's token sequence,
     /// so that lines differing only in case, spacing or punctuation hash the same.
     pub line_hashes: Vec<u64>,
@@ -74,7 +79,9 @@ pub struct TokenizedDoc {
 #[derive(Debug, Default)]
 pub struct Scratch {
     normalized: String,
-    line_tokens: Vec<u64>,
+    /// An ASCII line framed for [`ascii_word_spans`].
+    padded: Vec<u8>,
+    line_tokens: Vec<Token>,
 }
 
 /// The part of `text` that is hashed: at most `max_bytes`, cut at a character boundary.
@@ -89,6 +96,46 @@ pub fn capped(text: &str, max_bytes: usize) -> &str {
     &text[..end]
 }
 
+/// Calls `each(line_hash, tokens)` for every line of `text` that has words, in order.
+pub fn for_each_line(
+    text: &str,
+    opts: &ShingleOptions,
+    scratch: &mut Scratch,
+    mut each: impl FnMut(u64, &[Token]),
+) {
+    for line in capped(text, opts.max_doc_bytes).lines() {
+        if let Some(line_hash) = line_hash(line, opts.seed, scratch) {
+            each(line_hash, &scratch.line_tokens);
+        }
+    }
+}
+
+/// Streams the shingles of `text` (without the lines in `skip`) into `emit`, and records the
+/// hash of every line with words in `line_hashes` (boilerplate or not). Returns the number of
+/// tokens shingled: 0 means the text has no words outside `skip`.
+pub fn shingle_text(
+    text: &str,
+    opts: &ShingleOptions,
+    skip: Option<&BoilerplateLines>,
+    scratch: &mut Scratch,
+    line_hashes: &mut Vec<u64>,
+    mut emit: impl FnMut(u64),
+) -> usize {
+    line_hashes.clear();
+    let mut window = ShingleWindow::new(opts.size);
+    for_each_line(text, opts, scratch, |line_hash, tokens| {
+        line_hashes.push(line_hash);
+        if skip.is_some_and(|lines| lines.contains(line_hash)) {
+            return;
+        }
+        for &token in tokens {
+            window.push(token, &mut emit);
+        }
+    });
+    window.finish(&mut emit);
+    window.seen()
+}
+
 /// Tokenizes `text` line by line into `doc`, skipping lines in `skip`.
 pub fn tokenize(
     text: &str,
@@ -99,46 +146,45 @@ pub fn tokenize(
 ) {
     doc.tokens.clear();
     doc.line_hashes.clear();
-    for line in capped(text, opts.max_doc_bytes).lines() {
-        let Some(line_hash) = line_hash(line, opts.seed, scratch) else {
-            continue;
-        };
+    for_each_line(text, opts, scratch, |line_hash, tokens| {
         if skip.is_some_and(|lines| lines.contains(line_hash)) {
-            continue;
+            return;
         }
         doc.line_hashes.push(line_hash);
-        doc.tokens.extend_from_slice(&scratch.line_tokens);
-    }
+        doc.tokens.extend_from_slice(tokens);
+    });
 }
 
 /// The hash of a line's normalized word sequence (`None` for a line without words); the line's
-/// token hashes are left in `scratch` for the caller.
+/// tokens are left in `scratch` for the caller.
 pub fn line_hash(line: &str, seed: u64, scratch: &mut Scratch) -> Option<u64> {
     scratch.line_tokens.clear();
-    tokenize_line(
-        line,
-        seed,
-        &mut scratch.normalized,
-        &mut scratch.line_tokens,
-    );
+    tokenize_line(line, seed, scratch);
     if scratch.line_tokens.is_empty() {
         return None;
     }
     Some(hash_sequence(&scratch.line_tokens, seed))
 }
 
-/// Normalizes one line and appends the hashes of its tokens.
-fn tokenize_line(line: &str, seed: u64, normalized: &mut String, out: &mut Vec<u64>) {
+/// Normalizes one line and appends its tokens.
+fn tokenize_line(line: &str, seed: u64, scratch: &mut Scratch) {
+    let (normalized, padded, out) = (
+        &mut scratch.normalized,
+        &mut scratch.padded,
+        &mut scratch.line_tokens,
+    );
+    // Most text is ASCII: no unspaced scripts, and a plain byte scanner finds the words.
+    if line.is_ascii() {
+        tokenize_ascii(line.as_bytes(), seed, padded, out);
+        return;
+    }
     if normalize(line, normalized) {
-        // Most text is ASCII: no unspaced scripts, and a plain byte scanner finds the words.
-        out.extend(
-            AsciiWords::new(normalized).map(|word| xxh3_64_with_seed(word.as_bytes(), seed)),
-        );
+        tokenize_ascii(normalized.as_bytes(), seed, padded, out);
         return;
     }
     for word in normalized.unicode_words() {
         if !word.chars().any(is_unspaced_script) {
-            out.push(xxh3_64_with_seed(word.as_bytes(), seed));
+            out.push(word_token(word.as_bytes(), seed));
             continue;
         }
         // Scripts without spaces: each character is a token (a run of Latin or digits inside
@@ -147,20 +193,159 @@ fn tokenize_line(line: &str, seed: u64, normalized: &mut String, out: &mut Vec<u
         for (i, c) in word.char_indices() {
             if is_unspaced_script(c) {
                 if let Some(s) = start.take() {
-                    out.push(xxh3_64_with_seed(&word.as_bytes()[s..i], seed));
+                    out.push(word_token(&word.as_bytes()[s..i], seed));
                 }
-                out.push(xxh3_64_with_seed(
-                    &word.as_bytes()[i..i + c.len_utf8()],
-                    seed,
-                ));
+                out.push(word_token(&word.as_bytes()[i..i + c.len_utf8()], seed));
             } else if start.is_none() {
                 start = Some(i);
             }
         }
         if let Some(s) = start {
-            out.push(xxh3_64_with_seed(&word.as_bytes()[s..], seed));
+            out.push(word_token(&word.as_bytes()[s..], seed));
         }
     }
+}
+
+/// The token of a normalized word: 8 bytes at a time through a multiply-rotate step, then a
+/// full 64-bit mix folded to 32 bits. Words are short, so this beats a general-purpose hash:
+/// one or two steps and no branching on the length class.
+fn word_token(word: &[u8], seed: u64) -> Token {
+    let mut padded = [0u8; 8];
+    let full = word.len() - word.len() % 8;
+    let mut hash = token_start(word.len(), seed);
+    for chunk in word[..full].chunks_exact(8) {
+        hash = token_step(hash, u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+    }
+    let rest = &word[full..];
+    if rest.is_empty() {
+        return token_finish(hash);
+    }
+    padded[..rest.len()].copy_from_slice(rest);
+    token_finish(hash ^ u64::from_le_bytes(padded))
+}
+
+/// [`word_token`] of `padded[start..end]`, where at least 8 bytes follow `end`: the last
+/// partial lane is one load and a mask instead of a copy (a copy then a load stalls on
+/// store forwarding).
+#[inline]
+fn padded_word_token(padded: &[u8], start: usize, end: usize, seed: u64) -> Token {
+    let mut hash = token_start(end - start, seed);
+    let mut at = start;
+    while end - at >= 8 {
+        hash = token_step(hash, load_lane(padded, at));
+        at += 8;
+    }
+    if at == end {
+        return token_finish(hash);
+    }
+    let keep = u64::MAX >> (64 - 8 * (end - at));
+    token_finish(hash ^ (load_lane(padded, at) & keep))
+}
+
+#[inline]
+fn load_lane(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+}
+
+#[inline]
+fn token_start(len: usize, seed: u64) -> u64 {
+    seed ^ (len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+#[inline]
+fn token_step(hash: u64, lane: u64) -> u64 {
+    (hash ^ lane)
+        .wrapping_mul(0xff51_afd7_ed55_8ccd)
+        .rotate_left(29)
+}
+
+#[inline]
+fn token_finish(hash: u64) -> Token {
+    let mixed = crate::minhash::mix64(hash);
+    (mixed ^ (mixed >> 32)) as Token
+}
+
+/// The multiplier of the polynomial hashes over token sequences (shingles and lines): odd, so
+/// every step is a bijection, with well-spread bits.
+const SEQUENCE_BASE: u64 = 0x9fb2_1c65_1e98_df25;
+
+/// Word n-gram shingles of a token stream, one at a time: the polynomial hash of the last
+/// `size` tokens, rolled forward in two multiplications per token. A stream shorter than `size`
+/// gives one shingle of all its tokens when it ends.
+#[derive(Debug, Clone)]
+pub struct ShingleWindow {
+    size: usize,
+    /// `SEQUENCE_BASE` to the power `size`, to take the oldest token out of the hash.
+    drop_factor: u64,
+    recent: [Token; 16],
+    /// Where the next token goes in `recent` (a ring of `size` tokens).
+    slot: usize,
+    seen: usize,
+    hash: u64,
+}
+
+impl ShingleWindow {
+    /// A window of `size` tokens (clamped to 1..=16).
+    pub fn new(size: usize) -> Self {
+        let size = size.clamp(1, 16);
+        ShingleWindow {
+            size,
+            drop_factor: (0..size).fold(1u64, |power, _| power.wrapping_mul(SEQUENCE_BASE)),
+            recent: [0; 16],
+            slot: 0,
+            seen: 0,
+            hash: 0,
+        }
+    }
+
+    /// Tokens pushed so far.
+    pub fn seen(&self) -> usize {
+        self.seen
+    }
+
+    /// Adds a token; once the window is full, every token completes a shingle.
+    #[inline]
+    pub fn push(&mut self, token: Token, emit: &mut impl FnMut(u64)) {
+        let slot = self.slot;
+        self.slot = if slot + 1 == self.size { 0 } else { slot + 1 };
+        self.hash = self
+            .hash
+            .wrapping_mul(SEQUENCE_BASE)
+            .wrapping_add(sequence_term(token));
+        if self.seen >= self.size {
+            let oldest = sequence_term(self.recent[slot]);
+            self.hash = self
+                .hash
+                .wrapping_sub(oldest.wrapping_mul(self.drop_factor));
+        }
+        self.recent[slot] = token;
+        self.seen += 1;
+        if self.seen >= self.size {
+            emit(self.hash);
+        }
+    }
+
+    /// Ends the stream: a stream shorter than the window still gives one shingle.
+    pub fn finish(&self, emit: &mut impl FnMut(u64)) {
+        if self.seen > 0 && self.seen < self.size {
+            emit(self.hash);
+        }
+    }
+}
+
+/// A token's term in the sequence polynomials: offset so that a zero token still counts.
+#[inline]
+fn sequence_term(token: Token) -> u64 {
+    u64::from(token) | 1 << 32
+}
+
+/// Appends the tokens of an ASCII line (not yet lower-cased).
+fn tokenize_ascii(line: &[u8], seed: u64, padded: &mut Vec<u8>, out: &mut Vec<Token>) {
+    pad_ascii(line, padded);
+    let padded = &padded[..];
+    ascii_word_spans(padded, |start, end| {
+        out.push(padded_word_token(padded, start, end, seed));
+    });
 }
 
 /// NFKC, lower case, and typographic apostrophes folded to `'`, into a reused buffer.
@@ -186,53 +371,126 @@ fn normalize(line: &str, out: &mut String) -> bool {
     out.is_ascii()
 }
 
-/// The words of an ASCII string, exactly as `unicode_words()` finds them.
+/// Calls `each(start, end)` for the words of `padded[1..padded.len() - 1]`, an ASCII string
+/// framed by [`pad_ascii`], exactly as `unicode_words()` finds them (positions are in `padded`).
 ///
-/// A fast path for [`tokenize_line`], since news text is mostly ASCII: one table load per byte,
-/// and no per-word check for scripts without spaces (about 35% faster tokenizing than
-/// `unicode_words()`, even with its own ASCII path). It mirrors the UAX #29 word-boundary rules as they
-/// apply to ASCII: letters, digits and `_` (ALetter, Numeric, ExtendNumLet) join (WB5, WB8–WB10,
-/// WB13a/b); `:` `.` `'` join two letters (WB6/WB7), `,` `;` `.` `'` join two digits
-/// (WB11/WB12); everything else (spaces, newlines, other punctuation) is a boundary on both
-/// sides (WB3–WB3d, WB999) and is never part of a word. Like `unicode_words()`, it yields only
-/// segments with a letter or digit, so a run of `_` alone is not a word. The equivalence tests
-/// below check this against `unicode_words()` and `split_word_bounds()` on random strings.
+/// A fast path for [`tokenize_line`], since news text is mostly ASCII. It mirrors the UAX #29
+/// word-boundary rules as they apply to ASCII: letters, digits and `_` (ALetter, Numeric,
+/// ExtendNumLet) join (WB5, WB8–WB10, WB13a/b); `:` `.` `'` join two letters (WB6/WB7), `,` `;`
+/// `.` `'` join two digits (WB11/WB12); everything else (spaces, newlines, other punctuation)
+/// is a boundary on both sides (WB3–WB3d, WB999) and is never part of a word. Like
+/// `unicode_words()`, it yields only segments with a letter or digit, so a run of `_` alone is
+/// not a word. The equivalence tests below check this against `unicode_words()` and
+/// `split_word_bounds()` on random strings.
 ///
-/// On non-ASCII input it never splits a character, but its words are not UAX #29 words.
-struct AsciiWords<'a> {
-    text: &'a str,
-    pos: usize,
-}
-
-impl<'a> AsciiWords<'a> {
-    fn new(text: &'a str) -> Self {
-        AsciiWords { text, pos: 0 }
-    }
-}
-
-impl<'a> Iterator for AsciiWords<'a> {
-    type Item = &'a str;
-
-    fn next(&mut self) -> Option<&'a str> {
-        let bytes = self.text.as_bytes();
+/// Each 64-byte block becomes a bit mask of word bytes, computed without branches, and words
+/// are the runs of ones: a byte-at-a-time scanner mispredicts at nearly every word end.
+fn ascii_word_spans(padded: &[u8], mut each: impl FnMut(usize, usize)) {
+    let text_end = padded.len().saturating_sub(PAD_AFTER);
+    let mut run_start: Option<usize> = None;
+    let mut base = 1;
+    while base < text_end {
+        let mut mask = word_mask(padded, base);
+        let valid = text_end - base;
+        if valid < 64 {
+            mask &= (1u64 << valid) - 1;
+        }
+        let mut pos = 0u32;
         loop {
-            let start = self.pos
-                + bytes
-                    .get(self.pos..)?
-                    .iter()
-                    .position(|&b| is_word_byte(b))?;
-            let end = word_end(bytes, start);
-            self.pos = end;
-            // A segment of word bytes has a letter or digit unless it is all `_`.
-            if bytes[start..end].iter().any(|&b| b != b'_') {
-                // `start` and `end` are next to ASCII bytes, so they are character boundaries.
-                return Some(&self.text[start..end]);
+            let ahead = u64::MAX << pos;
+            match run_start {
+                Some(start) => {
+                    let ends = !mask & ahead;
+                    if ends == 0 {
+                        break; // the word goes on into the next block
+                    }
+                    pos = ends.trailing_zeros();
+                    emit_word(padded, start, base + pos as usize, &mut each);
+                    run_start = None;
+                }
+                None => {
+                    let starts = mask & ahead;
+                    if starts == 0 {
+                        break;
+                    }
+                    pos = starts.trailing_zeros();
+                    run_start = Some(base + pos as usize);
+                }
             }
         }
+        base += 64;
+    }
+    if let Some(start) = run_start {
+        emit_word(padded, start, text_end, &mut each);
     }
 }
 
-/// Classes of ASCII bytes for [`AsciiWords`], as bit sets: one table load per byte.
+/// Bytes of padding after the text in [`pad_ascii`]'s buffer: a whole block of zeros, so that
+/// [`word_mask`] reads a full block and its right neighbour without bounds checks failing.
+const PAD_AFTER: usize = 65;
+
+/// Copies an ASCII line, lower-cased, into `padded` between a zero byte and `PAD_AFTER` zeros.
+fn pad_ascii(line: &[u8], padded: &mut Vec<u8>) {
+    padded.clear();
+    padded.reserve(line.len() + 1 + PAD_AFTER);
+    padded.push(0);
+    padded.extend(line.iter().map(u8::to_ascii_lowercase));
+    padded.resize(padded.len() + PAD_AFTER, 0);
+}
+
+/// One bit per byte of `padded[base..base + 64]`: set for the bytes that belong to a word.
+/// The text is lower-case ASCII here, so plain byte comparisons classify it; written as loops
+/// over fixed arrays, they compile to vector compares.
+#[inline]
+fn word_mask(padded: &[u8], base: usize) -> u64 {
+    let window: &[u8; 66] = padded[base - 1..base + 65]
+        .try_into()
+        .expect("the text is padded");
+    let mut letter = [0u8; 66];
+    let mut digit = [0u8; 66];
+    for i in 0..66 {
+        letter[i] = u8::from(window[i].wrapping_sub(b'a') < 26);
+        digit[i] = u8::from(window[i].wrapping_sub(b'0') < 10);
+    }
+    let mut word = [0u8; 64];
+    for i in 0..64 {
+        let byte = window[i + 1];
+        // WB6/WB7: `:` `.` `'` between letters; WB11/WB12: `,` `;` `.` `'` between digits.
+        let mid_letter = u8::from(byte == b':') | u8::from(byte == b'.') | u8::from(byte == b'\'');
+        let mid_digit = u8::from(byte == b',')
+            | u8::from(byte == b';')
+            | u8::from(byte == b'.')
+            | u8::from(byte == b'\'');
+        word[i] = letter[i + 1]
+            | digit[i + 1]
+            | u8::from(byte == b'_')
+            | mid_letter & letter[i] & letter[i + 2]
+            | mid_digit & digit[i] & digit[i + 2];
+    }
+    let mut mask = 0u64;
+    for (lane, flags) in word.chunks_exact(8).enumerate() {
+        let flags = u64::from_le_bytes(flags.try_into().expect("8 flags"));
+        mask |= pack_flags(flags) << (8 * lane);
+    }
+    mask
+}
+
+/// Eight 0/1 bytes to eight bits (byte `j` to bit `j`): one multiplication moves every byte's
+/// bit into the top byte at its own place, with no carries between them.
+#[inline]
+fn pack_flags(flags: u64) -> u64 {
+    flags.wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
+/// Passes a run of word bytes on, unless it is all `_` (not a word: it has no letter or digit).
+#[inline]
+fn emit_word(padded: &[u8], start: usize, end: usize, each: &mut impl FnMut(usize, usize)) {
+    if padded[start..end].iter().any(|&b| b != b'_') {
+        each(start, end);
+    }
+}
+
+/// Classes of ASCII bytes for the word scanners, as bit sets: one table load per byte.
 const LETTER: u8 = 1; // ALetter
 const DIGIT: u8 = 2; // Numeric
 const UNDERSCORE: u8 = 4; // ExtendNumLet
@@ -315,55 +573,38 @@ fn is_unspaced_script(c: char) -> bool {
     )
 }
 
-/// A stable hash of a sequence of token hashes.
-fn hash_sequence(tokens: &[u64], seed: u64) -> u64 {
-    let mut bytes = [0u8; 8 * 16];
-    if tokens.len() > 16 {
-        // Long sequences: hash the bytes through a small buffer to avoid an allocation.
-        let mut hash = seed;
-        for chunk in tokens.chunks(16) {
-            let len = pack(chunk, &mut bytes);
-            hash = xxh3_64_with_seed(&bytes[..len], hash);
-        }
-        return hash;
-    }
-    let len = pack(tokens, &mut bytes);
-    xxh3_64_with_seed(&bytes[..len], seed)
-}
-
-fn pack(tokens: &[u64], bytes: &mut [u8; 128]) -> usize {
-    for (i, token) in tokens.iter().enumerate() {
-        bytes[i * 8..i * 8 + 8].copy_from_slice(&token.to_le_bytes());
-    }
-    tokens.len() * 8
+/// A stable hash of a sequence of tokens (a line's).
+fn hash_sequence(tokens: &[Token], seed: u64) -> u64 {
+    let hash = tokens.iter().fold(0u64, |hash, &token| {
+        hash.wrapping_mul(SEQUENCE_BASE)
+            .wrapping_add(sequence_term(token))
+    });
+    crate::minhash::mix64(hash ^ seed ^ (tokens.len() as u64).rotate_left(48))
 }
 
 /// Word n-gram shingle hashes of a token stream, appended to `out` (not deduplicated).
 /// A stream shorter than `size` words gives one shingle of all its words.
-pub fn shingles(tokens: &[u64], size: usize, seed: u64, out: &mut Vec<u64>) {
+pub fn shingles(tokens: &[Token], size: usize, out: &mut Vec<u64>) {
     out.clear();
-    if tokens.is_empty() {
-        return;
+    let mut window = ShingleWindow::new(size);
+    let mut emit = |shingle| out.push(shingle);
+    for &token in tokens {
+        window.push(token, &mut emit);
     }
-    let size = size.clamp(1, 16);
-    if tokens.len() <= size {
-        out.push(hash_sequence(tokens, seed));
-        return;
-    }
-    out.extend(
-        tokens
-            .windows(size)
-            .map(|window| hash_sequence(window, seed)),
-    );
+    window.finish(&mut emit);
 }
 
 /// The sorted, deduplicated shingle set of a text: used for exact Jaccard (`--verify exact`).
 pub fn shingle_set(text: &str, opts: &ShingleOptions, skip: Option<&BoilerplateLines>) -> Vec<u64> {
-    let mut scratch = Scratch::default();
-    let mut doc = TokenizedDoc::default();
-    tokenize(text, opts, skip, &mut scratch, &mut doc);
     let mut set = Vec::new();
-    shingles(&doc.tokens, opts.size, opts.seed, &mut set);
+    shingle_text(
+        text,
+        opts,
+        skip,
+        &mut Scratch::default(),
+        &mut Vec::new(),
+        |shingle| set.push(shingle),
+    );
     set.sort_unstable();
     set.dedup();
     set
@@ -393,7 +634,7 @@ pub fn jaccard(a: &[u64], b: &[u64]) -> f64 {
 mod tests {
     use super::*;
 
-    fn tokens(text: &str) -> Vec<u64> {
+    fn tokens(text: &str) -> Vec<Token> {
         let mut doc = TokenizedDoc::default();
         tokenize(
             text,
@@ -429,9 +670,9 @@ mod tests {
     #[test]
     fn short_texts_still_get_a_shingle() {
         let mut out = Vec::new();
-        shingles(&tokens("two words"), 5, 1, &mut out);
+        shingles(&tokens("two words"), 5, &mut out);
         assert_eq!(out.len(), 1);
-        shingles(&tokens("one two three four five six"), 5, 1, &mut out);
+        shingles(&tokens("one two three four five six"), 5, &mut out);
         assert_eq!(out.len(), 2);
     }
 
@@ -468,7 +709,12 @@ mod tests {
     /// The fast path's words and `unicode_words()`'s (and the full UAX #29 state machine's,
     /// which `unicode_words()` skips on ASCII) for one string.
     fn assert_same_words(s: &str) {
-        let fast: Vec<&str> = AsciiWords::new(s).collect();
+        let mut padded = Vec::new();
+        pad_ascii(s.as_bytes(), &mut padded);
+        let mut fast = Vec::new();
+        ascii_word_spans(&padded, |start, end| {
+            fast.push(s[start - 1..end - 1].to_string());
+        });
         assert_eq!(fast, s.unicode_words().collect::<Vec<_>>(), "{s:?}");
         let uax29: Vec<&str> = s
             .split_word_bounds()
@@ -559,14 +805,94 @@ mod tests {
         const ALPHABET: &[u8] = b"abzAZ019'.,;:_- \t\r\n\"!/";
         let mut state = 0x5eed;
         let mut s = String::new();
-        for _ in 0..300_000 {
+        for _ in 0..100_000 {
             s.clear();
-            let len = crate::minhash::splitmix64(&mut state) % 41;
+            // Up to three 64-byte blocks, so that words cross block boundaries.
+            let len = crate::minhash::splitmix64(&mut state) % 200;
             for _ in 0..len {
                 let pick = crate::minhash::splitmix64(&mut state) % ALPHABET.len() as u64;
                 s.push(char::from(ALPHABET[pick as usize]));
             }
             assert_same_words(&s);
+        }
+    }
+
+    #[test]
+    fn rolled_shingles_equal_shingles_hashed_from_scratch() {
+        let mut state = 5;
+        let stream: Vec<Token> = (0..200)
+            .map(|_| crate::minhash::splitmix64(&mut state) as Token)
+            .collect();
+        for size in [1, 2, 5, 9, 16] {
+            let direct = |window: &[Token]| {
+                window.iter().fold(0u64, |hash, &token| {
+                    hash.wrapping_mul(SEQUENCE_BASE)
+                        .wrapping_add(sequence_term(token))
+                })
+            };
+            let mut rolled = Vec::new();
+            shingles(&stream, size, &mut rolled);
+            let expected: Vec<u64> = stream.windows(size).map(direct).collect();
+            assert_eq!(rolled, expected, "size {size}");
+            shingles(&stream[..size - 1], size, &mut rolled);
+            let short: Vec<u64> = (size > 1)
+                .then(|| direct(&stream[..size - 1]))
+                .into_iter()
+                .collect();
+            assert_eq!(rolled, short, "short stream, size {size}");
+        }
+    }
+
+    #[test]
+    fn streamed_shingles_equal_collected_shingles() {
+        let text = "Line one has words.\nSubscribe now!\n\nThe third line, with 1,000.5 km.\nA";
+        let opts = ShingleOptions::default();
+        let mut scratch = Scratch::default();
+        let mut doc = TokenizedDoc::default();
+        tokenize(text, &opts, None, &mut scratch, &mut doc);
+        let skip = BoilerplateLines::new([doc.line_hashes[1]]);
+        for skip in [None, Some(&skip)] {
+            tokenize(text, &opts, skip, &mut scratch, &mut doc);
+            let mut collected = Vec::new();
+            shingles(&doc.tokens, opts.size, &mut collected);
+            let mut streamed = Vec::new();
+            let mut lines = Vec::new();
+            let count = shingle_text(text, &opts, skip, &mut scratch, &mut lines, |shingle| {
+                streamed.push(shingle)
+            });
+            assert_eq!(streamed, collected);
+            assert_eq!(count, doc.tokens.len());
+            assert_eq!(
+                lines.len(),
+                4,
+                "every line with words, boilerplate included"
+            );
+        }
+    }
+
+    #[test]
+    fn padded_tokens_equal_plain_tokens() {
+        let mut state = 11;
+        for len in 0..40 {
+            let word: Vec<u8> = (0..len)
+                .map(|_| b'a' + (crate::minhash::splitmix64(&mut state) % 26) as u8)
+                .collect();
+            let mut padded = vec![b'x'; 3];
+            padded.extend_from_slice(&word);
+            padded.extend_from_slice(b"zzzzzzzz");
+            assert_eq!(
+                padded_word_token(&padded, 3, 3 + len, 9),
+                word_token(&word, 9),
+                "{len}"
+            );
+        }
+    }
+
+    #[test]
+    fn flags_pack_into_bits_in_order() {
+        for bits in [0u64, 1, 0x80, 0xa5, 0xff, 0x3c] {
+            let flags = (0..8).fold(0u64, |flags, j| flags | ((bits >> j) & 1) << (8 * j));
+            assert_eq!(pack_flags(flags), bits);
         }
     }
 
@@ -578,12 +904,15 @@ mod tests {
         for line in text.lines() {
             normalize_into(line, &mut normalized);
             for word in normalized.unicode_words() {
-                slow.push(xxh3_64_with_seed(word.as_bytes(), 7));
+                slow.push(word_token(word.as_bytes(), 7));
             }
         }
+        let mut scratch = Scratch::default();
         let mut fast = Vec::new();
         for line in text.lines() {
-            tokenize_line(line, 7, &mut normalized, &mut fast);
+            scratch.line_tokens.clear();
+            tokenize_line(line, 7, &mut scratch);
+            fast.extend_from_slice(&scratch.line_tokens);
         }
         assert_eq!(fast, slow);
     }

@@ -99,8 +99,9 @@ impl Preparer<'_> {
             .map_init(Worker::default, |worker, article| {
                 progress.articles(1);
                 let mut signature = vec![0u32; hasher.num_perm()];
-                worker.sign(&article.text, &opts.shingle, hasher, None, &mut signature);
-                if worker.doc.tokens.is_empty() {
+                let tokens =
+                    worker.sign(&article.text, &opts.shingle, hasher, None, &mut signature);
+                if tokens == 0 {
                     return Err(Reject {
                         file: article.origin.file.to_string(),
                         line: article.origin.line,

@@ -20,7 +20,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// Version of everything that turns text into hashes (tokenizer, shingles, MinHash, key terms).
 /// Signatures made by another version cannot be compared, so such a file is refused.
-pub const HASH_VERSION: u32 = 1;
+pub const HASH_VERSION: u32 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE meta (
