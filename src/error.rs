@@ -21,6 +21,12 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The temporary token spool could not be read back.
+    #[error("cannot read the temporary token spool in {path}: {source}")]
+    Spool {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A CSV writer failed (disk full, closed pipe...).
     #[error("cannot write {path}: {source}")]
     OutputCsv { path: PathBuf, source: csv::Error },

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! - [`input`] reads JSONL, CSV, folders and stdin into articles and rejects;
-//! - [`text`] normalizes, tokenizes and shingles, and skips boilerplate lines;
+//! - [`text`] normalizes, tokenizes and shingles, and skips boilerplate lines; [`spool`] keeps
+//!   the first pass's tokens in a temporary file for the boilerplate pass;
 //! - [`minhash`] computes signatures; [`lsh`] bands them into candidate pairs;
 //! - [`keyterms`] extracts names, numbers and salient words (for stories);
 //! - [`cluster`] turns verified edges into near-duplicate groups; [`story`] groups those into
@@ -31,6 +32,7 @@ pub mod lsh;
 pub mod minhash;
 pub mod pipeline;
 pub mod report;
+pub mod spool;
 pub mod story;
 pub mod text;
 

@@ -378,6 +378,7 @@ impl CommonArgs {
             verify: self.verify,
             boilerplate: !self.no_boilerplate,
             boilerplate_min_groups: self.boilerplate_min_groups,
+            spool_tokens: true,
             stories: (!self.no_stories).then(|| StoryOptions {
                 threshold: self.story_threshold,
                 method: self.story_method,

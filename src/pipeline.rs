@@ -24,6 +24,7 @@ use crate::input::{
 use crate::keyterms::{self, DocTerms, TermWeights};
 use crate::lsh::{self, LshParams};
 use crate::minhash::{Algorithm, MinHasher, Signatures};
+use crate::spool::{self, SpoolReader, SpoolRecord, SpoolWriter};
 use crate::story::{self, GroupInfo, StoryOptions};
 use crate::text::{self, BoilerplateLines, Scratch, ShingleOptions};
 
@@ -57,6 +58,9 @@ pub struct Options {
     pub boilerplate: bool,
     /// A line is boilerplate when it recurs in at least this many unrelated article groups.
     pub boilerplate_min_groups: usize,
+    /// Keep the first pass's tokens in a temporary file for the boilerplate pass (about 4 bytes
+    /// per word); otherwise that pass reads and tokenizes the input again. Same results.
+    pub spool_tokens: bool,
     /// Story detection; `None` makes each dup group its own story.
     pub stories: Option<StoryOptions>,
     pub term_weights: TermWeights,
@@ -74,6 +78,7 @@ impl Default for Options {
             verify: Verify::default(),
             boilerplate: true,
             boilerplate_min_groups: 3,
+            spool_tokens: true,
             stories: Some(StoryOptions::default()),
             term_weights: TermWeights::default(),
         }
@@ -289,6 +294,11 @@ struct FirstPass {
     read_stats: ReadStats,
     csv_headers: Vec<Vec<String>>,
     capped_articles: usize,
+    /// Every article's tokens, for the boilerplate pass (`None` without boilerplate removal,
+    /// or when the temporary file could not be written: the input is then read again).
+    spool: Option<SpoolWriter>,
+    /// Each article's record in `spool`.
+    spooled: Vec<SpoolRecord>,
 }
 
 impl FirstPass {
@@ -303,6 +313,11 @@ impl FirstPass {
         if let Some(kept) = &mut self.kept {
             let mut index = 0..;
             kept.retain(|_| keep[index.next().unwrap_or_default()]);
+        }
+        if self.spool.is_some() {
+            let mut index = 0..;
+            self.spooled
+                .retain(|_| keep[index.next().unwrap_or_default()]);
         }
         let values = std::mem::take(&mut self.values);
         self.values = values
@@ -344,6 +359,10 @@ impl<'a> Signer<'a> {
             batch_bytes: 0,
             first: FirstPass {
                 kept: in_memory.then(Vec::new),
+                // Without a spool the boilerplate pass reads the input again: slower, same result.
+                spool: (opts.boilerplate && opts.spool_tokens)
+                    .then(SpoolWriter::create)
+                    .and_then(|spool| spool.ok()),
                 ..FirstPass::default()
             },
         }
@@ -355,21 +374,26 @@ impl<'a> Signer<'a> {
         let k = self.hasher.num_perm();
         let mut values = vec![0u32; batch.len() * k];
         let (opts, hasher, progress) = (self.opts, self.hasher, self.progress);
-        let line_hashes: Vec<Vec<u64>> = values
+        let spooling = self.first.spool.is_some();
+        let signed: Vec<(Vec<u64>, Vec<u8>)> = values
             .par_chunks_mut(k)
             .zip(batch.par_iter())
             .map_init(Worker::default, |worker, (signature, article)| {
-                let tokens = worker.sign(&article.text, &opts.shingle, hasher, None, signature);
+                let tokens = if spooling {
+                    worker.sign_and_spool(&article.text, &opts.shingle, hasher, signature)
+                } else {
+                    worker.sign(&article.text, &opts.shingle, hasher, None, signature)
+                };
                 progress.articles(1);
                 if tokens == 0 {
-                    return Vec::new(); // no words: rejected below
+                    return (Vec::new(), Vec::new()); // no words: rejected below
                 }
-                worker.line_hashes.clone()
+                (worker.line_hashes.clone(), worker.record.clone())
             })
             .collect();
         let first = &mut self.first;
-        for ((mut article, lines), signature) in
-            batch.into_iter().zip(line_hashes).zip(values.chunks(k))
+        for ((mut article, (lines, record)), signature) in
+            batch.into_iter().zip(signed).zip(values.chunks(k))
         {
             if lines.is_empty() {
                 first.rejects.push(Reject {
@@ -385,6 +409,15 @@ impl<'a> Signer<'a> {
             }
             first.values.extend_from_slice(signature);
             first.line_hashes.push(lines);
+            if let Some(spool) = &mut first.spool {
+                match spool.append(&record) {
+                    Ok(at) => first.spooled.push(at),
+                    Err(_) => {
+                        first.spool = None;
+                        first.spooled = Vec::new();
+                    }
+                }
+            }
             match &mut first.kept {
                 Some(kept) => {
                     first.metas.push(ArticleMeta::from_kept(&mut article));
@@ -579,6 +612,66 @@ impl Revisit for Resign<'_> {
     }
 }
 
+/// The second pass from the spool: re-signs the articles that contain boilerplate, without it,
+/// from their spooled tokens. Returns how many were re-signed.
+fn resign_from_spool(
+    mut spool: SpoolReader,
+    spooled: &[SpoolRecord],
+    skipped: &SkippedLines,
+    hasher: &MinHasher,
+    opts: &Options,
+    signatures: &mut Signatures,
+) -> Result<usize> {
+    let k = hasher.num_perm();
+    let spool_error = |err: std::io::Error| Error::Spool {
+        path: std::env::temp_dir(),
+        source: err,
+    };
+    let mut resigned = 0;
+    let mut docs = (0..spooled.len())
+        .filter(|&doc| !skipped.of(doc).is_empty())
+        .peekable();
+    let mut records = Vec::new();
+    let mut batch: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
+    while docs.peek().is_some() {
+        records.clear();
+        batch.clear();
+        while records.len() < BATCH_BYTES && batch.len() < BATCH_ARTICLES {
+            let Some(doc) = docs.next() else {
+                break;
+            };
+            let start = records.len();
+            spool
+                .read_into(spooled[doc], &mut records)
+                .map_err(spool_error)?;
+            batch.push((doc, start..records.len()));
+        }
+        let fresh: Vec<Option<Vec<u32>>> = batch
+            .par_iter()
+            .map(|(doc, range)| {
+                let mut signature = vec![0u32; k];
+                hasher.start(&mut signature);
+                let tokens = spool::shingle_record(
+                    &records[range.clone()],
+                    skipped.of(*doc),
+                    opts.shingle.size,
+                    |shingle| hasher.add(shingle, &mut signature),
+                );
+                hasher.finish(&mut signature);
+                (tokens > 0).then_some(signature)
+            })
+            .collect();
+        for ((doc, _), signature) in batch.iter().zip(fresh) {
+            let Some(signature) = signature else {
+                continue; // nothing but boilerplate: the first signature stays
+            };
+            signatures.values_mut()[doc * k..(doc + 1) * k].copy_from_slice(&signature);
+            resigned += 1;
+        }
+    }
+    Ok(resigned)
+}
+
 /// The third pass: extracts each article's key terms and folds them straight into its dup
 /// group's terms, so that only the open groups' sums are held, never every article's terms.
 struct GroupTerms<'a> {
@@ -741,7 +834,13 @@ fn cluster_first_pass(
         boilerplate_lines: boilerplate.len(),
         ..RunStats::default()
     };
-    if !boilerplate.is_empty() {
+    let spool = first.spool.take().and_then(|spool| spool.finish().ok());
+    let spooled = std::mem::take(&mut first.spooled);
+    if let (false, Some(spool)) = (boilerplate.is_empty(), spool) {
+        progress.stage("second pass");
+        stats.articles_with_boilerplate =
+            resign_from_spool(spool, &spooled, &skipped, hasher, opts, &mut signatures)?;
+    } else if !boilerplate.is_empty() {
         progress.stage("second pass");
         let mut resign = Resign {
             skipped: &skipped,
@@ -838,6 +937,8 @@ pub(crate) struct Worker {
     pub(crate) scratch: Scratch,
     /// The hashes of the lines with words of the article signed last (boilerplate included).
     pub(crate) line_hashes: Vec<u64>,
+    /// The spool record of the article signed last by [`Worker::sign_and_spool`].
+    record: Vec<u8>,
 }
 
 impl Worker {
@@ -858,6 +959,34 @@ impl Worker {
             skip,
             &mut self.scratch,
             &mut self.line_hashes,
+            |shingle| hasher.add(shingle, signature),
+        );
+        hasher.finish(signature);
+        tokens
+    }
+
+    /// [`Worker::sign`] without skipping, also encoding the article's spool record (its
+    /// tokens, line by line) into `self.record`.
+    fn sign_and_spool(
+        &mut self,
+        text: &str,
+        shingle: &ShingleOptions,
+        hasher: &MinHasher,
+        signature: &mut [u32],
+    ) -> usize {
+        self.line_hashes.clear();
+        self.record.clear();
+        let (line_hashes, record) = (&mut self.line_hashes, &mut self.record);
+        hasher.start(signature);
+        let tokens = text::shingle_lines(
+            text,
+            shingle,
+            None,
+            &mut self.scratch,
+            |line_hash, tokens| {
+                line_hashes.push(line_hash);
+                spool::encode_line(tokens, record);
+            },
             |shingle| hasher.add(shingle, signature),
         );
         hasher.finish(signature);
@@ -1130,6 +1259,38 @@ fn story_assignments(dup_of: &[u32], groups: usize, stories: &[Story]) -> Vec<u3
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The boilerplate pass from the token spool gives what re-reading the input gives.
+    #[test]
+    fn spooled_and_re_read_boilerplate_passes_agree() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("docs.jsonl");
+        let file = std::fs::File::create(&path).expect("a corpus file");
+        let gen = crate::gen::GenOptions { n: 1500, seed: 9 };
+        crate::gen::write_corpus(&gen, std::io::BufWriter::new(file), std::io::sink())
+            .expect("the corpus is written");
+        let spooled = Options {
+            stories: None,
+            ..Options::default()
+        };
+        let re_read = Options {
+            spool_tokens: false,
+            ..spooled.clone()
+        };
+        let a = run(std::slice::from_ref(&path), &spooled, &NoProgress).expect("a run");
+        let b = run(std::slice::from_ref(&path), &re_read, &NoProgress).expect("a run");
+        assert!(
+            a.stats.articles_with_boilerplate > 100,
+            "the corpus has boilerplate"
+        );
+        assert_eq!(
+            a.stats.articles_with_boilerplate,
+            b.stats.articles_with_boilerplate
+        );
+        assert_eq!(a.dup_of, b.dup_of);
+        assert_eq!(a.similarity, b.similarity);
+        assert_eq!(a.dup_groups.len(), b.dup_groups.len());
+    }
 
     #[test]
     fn trimmed_terms_are_the_article_terms_trimmed() {

@@ -119,12 +119,32 @@ pub fn shingle_text(
     skip: Option<&BoilerplateLines>,
     scratch: &mut Scratch,
     line_hashes: &mut Vec<u64>,
-    mut emit: impl FnMut(u64),
+    emit: impl FnMut(u64),
 ) -> usize {
     line_hashes.clear();
+    shingle_lines(
+        text,
+        opts,
+        skip,
+        scratch,
+        |line_hash, _| line_hashes.push(line_hash),
+        emit,
+    )
+}
+
+/// [`shingle_text`], showing every line with words (boilerplate or not) to `each_line` with
+/// its hash and tokens.
+pub fn shingle_lines(
+    text: &str,
+    opts: &ShingleOptions,
+    skip: Option<&BoilerplateLines>,
+    scratch: &mut Scratch,
+    mut each_line: impl FnMut(u64, &[Token]),
+    mut emit: impl FnMut(u64),
+) -> usize {
     let mut window = ShingleWindow::new(opts.size);
     for_each_line(text, opts, scratch, |line_hash, tokens| {
-        line_hashes.push(line_hash);
+        each_line(line_hash, tokens);
         if skip.is_some_and(|lines| lines.contains(line_hash)) {
             return;
         }

@@ -127,6 +127,7 @@ impl IndexParams {
                 rows: self.rows,
             }),
             boilerplate: false,
+            spool_tokens: false,
             stories: self.story_threshold.map(|threshold| StoryOptions {
                 threshold,
                 seed: self.seed,

@@ -1,0 +1,184 @@
+//! Token spool: the first pass's token streams, kept in a temporary file so that the
+//! boilerplate pass can re-shingle articles without re-reading, re-parsing and re-tokenizing
+//! the input.
+//!
+//! Boilerplate is a property of the whole corpus (lines that recur across unrelated groups),
+//! so it is known only after every article has been signed once; the articles that contain it
+//! are then signed again without it. Reading the input a second time costs as much as the first
+//! pass; reading back 4 bytes per token from a file that is still in the page cache costs a
+//! small fraction of it, and keeps nothing in the process's memory.
+//!
+//! A record is an article's lines with words, in order, each as its token count followed by
+//! its tokens, all little-endian `u32`. The file is anonymous (deleted when closed, even if
+//! the process dies). This module does not decide which lines to skip; it is told.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+
+use crate::text::{ShingleWindow, Token};
+
+/// Where an article's record lies in the spool, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpoolRecord {
+    pub offset: u64,
+    pub len: u32,
+}
+
+/// The spool while the first pass writes it.
+#[derive(Debug)]
+pub struct SpoolWriter {
+    file: BufWriter<File>,
+    written: u64,
+}
+
+impl SpoolWriter {
+    /// An empty spool in the system's temporary folder (`TMPDIR`).
+    pub fn create() -> io::Result<SpoolWriter> {
+        Ok(SpoolWriter {
+            file: BufWriter::with_capacity(1 << 20, tempfile::tempfile()?),
+            written: 0,
+        })
+    }
+
+    /// Appends one article's record (made with [`encode_line`]).
+    pub fn append(&mut self, record: &[u8]) -> io::Result<SpoolRecord> {
+        let len = u32::try_from(record.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "record too long"))?;
+        self.file.write_all(record)?;
+        let at = SpoolRecord {
+            offset: self.written,
+            len,
+        };
+        self.written += u64::from(len);
+        Ok(at)
+    }
+
+    /// Ends writing; the spool can then be read back.
+    pub fn finish(self) -> io::Result<SpoolReader> {
+        let mut file = self.file.into_inner().map_err(|err| err.into_error())?;
+        file.rewind()?;
+        Ok(SpoolReader {
+            file: BufReader::with_capacity(1 << 20, file),
+            position: 0,
+        })
+    }
+}
+
+/// Appends a line's record part: its token count, then its tokens.
+pub fn encode_line(tokens: &[Token], out: &mut Vec<u8>) {
+    out.reserve(4 * (tokens.len() + 1));
+    out.extend_from_slice(&(tokens.len() as u32).to_le_bytes());
+    for token in tokens {
+        out.extend_from_slice(&token.to_le_bytes());
+    }
+}
+
+/// The spool read back, in increasing offsets.
+#[derive(Debug)]
+pub struct SpoolReader {
+    file: BufReader<File>,
+    position: u64,
+}
+
+impl SpoolReader {
+    /// Appends the bytes of `record` to `out`. Records must be read in increasing offsets;
+    /// the ones in between are skipped.
+    pub fn read_into(&mut self, record: SpoolRecord, out: &mut Vec<u8>) -> io::Result<()> {
+        let gap = record
+            .offset
+            .checked_sub(self.position)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "records out of order"))?;
+        if gap > 0 {
+            self.file.seek_relative(gap as i64)?;
+        }
+        let start = out.len();
+        out.resize(start + record.len as usize, 0);
+        self.file.read_exact(&mut out[start..])?;
+        self.position = record.offset + u64::from(record.len);
+        Ok(())
+    }
+}
+
+/// Streams the shingles of a record into `emit`, leaving out the lines whose indices (among
+/// the record's lines, ascending) are in `skipped`: the same shingles as
+/// [`crate::text::shingle_text`] with those lines skipped. Returns the number of tokens
+/// shingled. A malformed record (never written by this module) ends early, without a panic.
+pub fn shingle_record(
+    record: &[u8],
+    skipped: &[u32],
+    size: usize,
+    mut emit: impl FnMut(u64),
+) -> usize {
+    let mut words = record
+        .chunks_exact(4)
+        .map(|word| u32::from_le_bytes([word[0], word[1], word[2], word[3]]));
+    let mut window = ShingleWindow::new(size);
+    let mut skipped = skipped.iter().copied().peekable();
+    let mut line = 0u32;
+    while let Some(count) = words.next() {
+        let skip = skipped.next_if_eq(&line).is_some();
+        line += 1;
+        for _ in 0..count {
+            let Some(token) = words.next() else {
+                break;
+            };
+            if !skip {
+                window.push(token, &mut emit);
+            }
+        }
+    }
+    window.finish(&mut emit);
+    window.seen()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::{self, BoilerplateLines, Scratch, ShingleOptions};
+
+    #[test]
+    fn replayed_records_shingle_like_the_text() {
+        let text = "Breaking: a headline\nSubscribe to our newsletter\n\nBody text, with 1,000 words.\nShare this\nEnd";
+        let opts = ShingleOptions::default();
+        let mut scratch = Scratch::default();
+        let mut record = Vec::new();
+        let mut line_hashes = Vec::new();
+        text::for_each_line(text, &opts, &mut scratch, |hash, tokens| {
+            line_hashes.push(hash);
+            encode_line(tokens, &mut record);
+        });
+        let mut spool = SpoolWriter::create().unwrap();
+        spool.append(b"junk").unwrap();
+        let at = spool.append(&record).unwrap();
+        let mut reader = spool.finish().unwrap();
+        let mut read = Vec::new();
+        reader.read_into(at, &mut read).unwrap();
+        assert_eq!(read, record);
+        for skipped in [vec![], vec![1], vec![0, 3], vec![1, 2, 3, 4]] {
+            let boilerplate =
+                BoilerplateLines::new(skipped.iter().map(|&i| line_hashes[i as usize]));
+            let mut expected = Vec::new();
+            let expected_tokens = text::shingle_text(
+                text,
+                &opts,
+                Some(&boilerplate),
+                &mut scratch,
+                &mut Vec::new(),
+                |shingle| expected.push(shingle),
+            );
+            let mut replayed = Vec::new();
+            let tokens =
+                shingle_record(&read, &skipped, opts.size, |shingle| replayed.push(shingle));
+            assert_eq!(replayed, expected, "{skipped:?}");
+            assert_eq!(tokens, expected_tokens);
+        }
+    }
+
+    #[test]
+    fn malformed_records_do_not_panic() {
+        let mut emitted = 0;
+        shingle_record(&[9, 0, 0, 0, 1, 2], &[], 5, |_| emitted += 1);
+        shingle_record(&[1, 2, 3], &[0], 5, |_| emitted += 1);
+        assert!(emitted <= 1);
+    }
+}
