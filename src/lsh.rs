@@ -37,42 +37,75 @@ pub fn collision_probability(s: f64, params: LshParams) -> f64 {
     1.0 - (1.0 - s.powi(params.rows as i32)).powi(params.bands as i32)
 }
 
-/// Integrates `f` over [a, b] with composite Simpson's rule.
-fn integrate(f: impl Fn(f64) -> f64, a: f64, b: f64) -> f64 {
-    const STEPS: usize = 1000; // even
+/// Simpson's rule steps over each interval (even).
+const STEPS: usize = 1000;
+
+/// The points of composite Simpson's rule over [a, b], with their weights (before `h / 3`).
+fn simpson_points(a: f64, b: f64) -> Vec<(f64, f64)> {
+    let h = (b - a) / STEPS as f64;
+    let mut points = vec![(a, 1.0), (b, 1.0)];
+    for i in 1..STEPS {
+        let weight = if i % 2 == 1 { 4.0 } else { 2.0 };
+        points.push((a + i as f64 * h, weight));
+    }
+    points
+}
+
+/// Integrates over [a, b] with composite Simpson's rule, given `f` at [`simpson_points`].
+fn integrate(values: impl Iterator<Item = f64>, weights: &[(f64, f64)], a: f64, b: f64) -> f64 {
     if b <= a {
         return 0.0;
     }
     let h = (b - a) / STEPS as f64;
-    let mut sum = f(a) + f(b);
-    for i in 1..STEPS {
-        let weight = if i % 2 == 1 { 4.0 } else { 2.0 };
-        sum += weight * f(a + i as f64 * h);
-    }
+    let sum = values
+        .zip(weights)
+        .fold(0.0, |sum, (value, &(_, weight))| sum + weight * value);
     sum * h / 3.0
 }
 
 /// The bands and rows (bands × rows ≤ `num_perm`) that minimize
 /// `fp_weight · P(false positive area below threshold) + fn_weight · P(false negative area above)`.
+///
+/// Every (bands, rows) pair is scored, rows in parallel, each row count's powers `s^rows`
+/// computed once for all band counts; ties go to the fewest bands, then the fewest rows.
 pub fn optimal_params(
     threshold: f64,
     num_perm: usize,
     fp_weight: f64,
     fn_weight: f64,
 ) -> LshParams {
+    let below = simpson_points(0.0, threshold);
+    let above = simpson_points(threshold, 1.0);
+    let mut scored: Vec<(LshParams, f64)> = (1..=num_perm.max(1))
+        .into_par_iter()
+        .flat_map_iter(|rows| {
+            let powers = |points: &[(f64, f64)]| -> Vec<f64> {
+                points.iter().map(|&(s, _)| s.powi(rows as i32)).collect()
+            };
+            let (powers_below, powers_above) = (powers(&below), powers(&above));
+            let (below, above) = (&below, &above);
+            (1..=num_perm / rows).map(move |bands| {
+                let collision = |power: &f64| 1.0 - (1.0 - power).powi(bands as i32);
+                let false_positive =
+                    integrate(powers_below.iter().map(collision), below, 0.0, threshold);
+                let false_negative = integrate(
+                    powers_above.iter().map(|power| 1.0 - collision(power)),
+                    above,
+                    threshold,
+                    1.0,
+                );
+                let error = fp_weight * false_positive + fn_weight * false_negative;
+                (LshParams { bands, rows }, error)
+            })
+        })
+        .collect();
+    scored.sort_by_key(|(params, _)| (params.bands, params.rows));
     let mut best = LshParams { bands: 1, rows: 1 };
     let mut best_error = f64::INFINITY;
-    for bands in 1..=num_perm {
-        for rows in 1..=num_perm / bands {
-            let params = LshParams { bands, rows };
-            let false_positive = integrate(|s| collision_probability(s, params), 0.0, threshold);
-            let false_negative =
-                integrate(|s| 1.0 - collision_probability(s, params), threshold, 1.0);
-            let error = fp_weight * false_positive + fn_weight * false_negative;
-            if error < best_error {
-                best_error = error;
-                best = params;
-            }
+    for (params, error) in scored {
+        if error < best_error {
+            best_error = error;
+            best = params;
         }
     }
     best
@@ -178,6 +211,55 @@ mod tests {
         let params = LshParams { bands: 16, rows: 8 };
         assert!(collision_probability(0.3, params) < 0.01);
         assert!(collision_probability(0.9, params) > 0.99);
+    }
+
+    /// The parallel search scores every pair exactly as a plain double loop over
+    /// `collision_probability` does, and breaks ties the same way.
+    #[test]
+    fn optimal_params_equal_the_plain_search() {
+        fn plain(threshold: f64, num_perm: usize) -> LshParams {
+            let integral = |f: &dyn Fn(f64) -> f64, a: f64, b: f64| {
+                if b <= a {
+                    return 0.0;
+                }
+                let h = (b - a) / STEPS as f64;
+                let mut sum = f(a) + f(b);
+                for i in 1..STEPS {
+                    let weight = if i % 2 == 1 { 4.0 } else { 2.0 };
+                    sum += weight * f(a + i as f64 * h);
+                }
+                sum * h / 3.0
+            };
+            let mut best = LshParams { bands: 1, rows: 1 };
+            let mut best_error = f64::INFINITY;
+            for bands in 1..=num_perm {
+                for rows in 1..=num_perm / bands {
+                    let params = LshParams { bands, rows };
+                    let fp = integral(&|s| collision_probability(s, params), 0.0, threshold);
+                    let fnr = integral(&|s| 1.0 - collision_probability(s, params), threshold, 1.0);
+                    let error = 0.5 * fp + 0.5 * fnr;
+                    if error < best_error {
+                        best_error = error;
+                        best = params;
+                    }
+                }
+            }
+            best
+        }
+        for (threshold, num_perm) in [
+            (0.3, 32),
+            (0.55, 24),
+            (0.8, 40),
+            (0.95, 16),
+            (0.0, 8),
+            (1.0, 8),
+        ] {
+            assert_eq!(
+                optimal_params(threshold, num_perm, 0.5, 0.5),
+                plain(threshold, num_perm),
+                "{threshold} {num_perm}"
+            );
+        }
     }
 
     /// The values datasketch 2.0.0 (`_optimal_param` with scipy's quad) gives for 128 permutations.

@@ -14,10 +14,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ahash::AHashMap;
-use rayon::prelude::*;
-use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+
+mod jsonl;
+use jsonl::read_jsonl;
 
 /// How an input is encoded. Detected from the file extension unless forced with `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -524,117 +525,14 @@ fn decode(bytes: Vec<u8>) -> (String, bool) {
     }
 }
 
-/// Lines are parsed in parallel in chunks of about this many bytes, then appended in order.
-const CHUNK_BYTES: usize = 8 << 20;
-
-fn read_jsonl(
-    source: &Source,
-    mut stream: Box<dyn BufRead + '_>,
-    opts: &ReadOptions,
-    sink: &mut dyn RecordSink,
-) {
-    let mut line_no: u64 = 0;
-    let mut chunk: Vec<(u64, Vec<u8>)> = Vec::new();
-    let mut chunk_bytes = 0usize;
-    loop {
-        let mut line = Vec::new();
-        match stream.read_until(b'\n', &mut line) {
-            Ok(0) => break,
-            Ok(n) => {
-                line_no += 1;
-                chunk_bytes += n;
-                chunk.push((line_no, line));
-            }
-            Err(err) => {
-                push_unreadable(sink, source, line_no + 1, &format!("read error: {err}"));
-                break;
-            }
-        }
-        if chunk_bytes >= CHUNK_BYTES {
-            parse_jsonl_chunk(source, std::mem::take(&mut chunk), opts, sink);
-            chunk_bytes = 0;
-        }
-    }
-    parse_jsonl_chunk(source, chunk, opts, sink);
-}
-
 /// The outcome of parsing one record.
 struct Parsed {
     record: std::result::Result<Article, Reject>,
     lossy: bool,
 }
 
-fn parse_jsonl_chunk(
-    source: &Source,
-    chunk: Vec<(u64, Vec<u8>)>,
-    opts: &ReadOptions,
-    sink: &mut dyn RecordSink,
-) {
-    let parsed: Vec<Option<Parsed>> = chunk
-        .into_par_iter()
-        .map(|(line, bytes)| parse_jsonl_line(source, line, bytes, opts))
-        .collect();
-    for record in parsed.into_iter().flatten() {
-        sink.record(record.record, record.lossy);
-    }
-}
-
-/// Parses one JSONL line; `None` for a blank line (not a record).
-fn parse_jsonl_line(
-    source: &Source,
-    line: u64,
-    bytes: Vec<u8>,
-    opts: &ReadOptions,
-) -> Option<Parsed> {
-    let (mut text, lossy) = decode(bytes);
-    trim_line_end(&mut text);
-    if line == 1 && text.starts_with('\u{FEFF}') {
-        text.drain(..'\u{FEFF}'.len_utf8());
-    }
-    if text.trim().is_empty() {
-        return None;
-    }
-    let reject = |id: String, reason| Reject {
-        file: source.display.to_string(),
-        line,
-        id,
-        reason,
-    };
-    let value: Value = match serde_json::from_str(&text) {
-        Ok(value) => value,
-        Err(err) => {
-            return Some(Parsed {
-                record: Err(reject(
-                    String::new(),
-                    RejectReason::InvalidJson(err.to_string()),
-                )),
-                lossy,
-            })
-        }
-    };
-    let Value::Object(object) = value else {
-        return Some(Parsed {
-            record: Err(reject(String::new(), RejectReason::NotAnObject)),
-            lossy,
-        });
-    };
-    let fields = JsonFields(&object);
-    let record = build_article(&fields, source, line, Format::Jsonl, opts).map(|mut article| {
-        if opts.keep_raw {
-            article.raw = Some(RawRecord::JsonLine(text));
-        }
-        article
-    });
-    Some(Parsed { record, lossy })
-}
-
-fn trim_line_end(text: &mut String) {
-    while text.ends_with('\n') || text.ends_with('\r') {
-        text.pop();
-    }
-}
-
 /// A field value as the article builder sees it.
+#[derive(Clone)]
 enum FieldValue {
     Missing,
     Text(String),
@@ -651,28 +549,6 @@ trait RecordFields {
             FieldValue::Text(text) if !text.trim().is_empty() => Some(text),
             _ => None,
         })
-    }
-}
-
-struct JsonFields<'a>(&'a Map<String, Value>);
-
-impl RecordFields for JsonFields<'_> {
-    fn get(&self, name: &str) -> FieldValue {
-        match self.0.get(name) {
-            None | Some(Value::Null) => FieldValue::Missing,
-            Some(Value::String(s)) => FieldValue::Text(s.clone()),
-            Some(Value::Number(n)) => FieldValue::Text(n.to_string()),
-            Some(Value::Bool(b)) => FieldValue::Text(b.to_string()),
-            // A list of strings (paragraphs) is joined; anything else is not text.
-            Some(Value::Array(items)) => {
-                let parts: Option<Vec<&str>> = items.iter().map(|v| v.as_str()).collect();
-                match parts {
-                    Some(parts) => FieldValue::Text(parts.join("\n")),
-                    None => FieldValue::NotText,
-                }
-            }
-            Some(Value::Object(_)) => FieldValue::NotText,
-        }
     }
 }
 

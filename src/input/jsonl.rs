@@ -1,0 +1,370 @@
+//! JSONL: one JSON object per line, read in large blocks and parsed in parallel.
+//!
+//! A block of about [`CHUNK_BYTES`] is read at once and cut into lines in place (no allocation
+//! per line); its lines are parsed in parallel and handed to the sink in input order. Parsing
+//! keeps only the members that the field map names: the others are checked for valid JSON and
+//! skipped without being copied, so a record's unused fields (a raw HTML copy, say) cost a scan
+//! and nothing more.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{BufRead, Read};
+
+use rayon::prelude::*;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+use super::{
+    build_article, push_unreadable, FieldMap, FieldValue, Format, Parsed, RawRecord, ReadOptions,
+    RecordFields, RecordSink, Reject, RejectReason, Source,
+};
+
+/// Lines are parsed in parallel in blocks of about this many bytes, then appended in order.
+const CHUNK_BYTES: usize = 8 << 20;
+
+pub(super) fn read_jsonl(
+    source: &Source,
+    mut stream: Box<dyn BufRead + '_>,
+    opts: &ReadOptions,
+    sink: &mut dyn RecordSink,
+) {
+    // `block` holds whole lines followed by the start of a line not yet complete.
+    let mut block: Vec<u8> = Vec::new();
+    let mut next_line: u64 = 1;
+    loop {
+        let before = block.len();
+        let read = (&mut stream)
+            .take(CHUNK_BYTES as u64)
+            .read_to_end(&mut block);
+        let at_end = match read {
+            Ok(n) => n == 0,
+            Err(err) => {
+                // The whole lines read so far still go through; then the file is reported.
+                let complete = memchr::memrchr(b'\n', &block).map_or(0, |end| end + 1);
+                let line = parse_lines(source, &block[..complete], next_line, opts, sink);
+                push_unreadable(sink, source, line, &format!("read error: {err}"));
+                return;
+            }
+        };
+        if at_end {
+            parse_lines(source, &block, next_line, opts, sink);
+            return;
+        }
+        // Parse up to the last line end; a line longer than a block keeps growing the block.
+        let Some(last_end) = memchr::memrchr(b'\n', &block[before..]) else {
+            continue;
+        };
+        let complete = before + last_end + 1;
+        next_line = parse_lines(source, &block[..complete], next_line, opts, sink);
+        block.drain(..complete);
+    }
+}
+
+/// Parses the lines of `bytes` (the first is line `first_line`) in parallel and passes their
+/// records on in order. Returns the number of the line after the last.
+fn parse_lines(
+    source: &Source,
+    bytes: &[u8],
+    first_line: u64,
+    opts: &ReadOptions,
+    sink: &mut dyn RecordSink,
+) -> u64 {
+    let mut lines: Vec<(u64, &[u8])> = Vec::new();
+    let mut line = first_line;
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let end = memchr::memchr(b'\n', rest);
+        let (text, after) = match end {
+            Some(end) => (&rest[..end], &rest[end + 1..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        lines.push((line, text));
+        line += 1;
+        rest = after;
+    }
+    let parsed: Vec<Option<Parsed>> = lines
+        .into_par_iter()
+        .map(|(line, bytes)| parse_jsonl_line(source, line, bytes, opts))
+        .collect();
+    for record in parsed.into_iter().flatten() {
+        sink.record(record.record, record.lossy);
+    }
+    line
+}
+
+/// Parses one JSONL line (without its `\n`); `None` for a blank line (not a record).
+fn parse_jsonl_line(
+    source: &Source,
+    line: u64,
+    bytes: &[u8],
+    opts: &ReadOptions,
+) -> Option<Parsed> {
+    let (decoded, lossy) = match std::str::from_utf8(bytes) {
+        Ok(text) => (Cow::Borrowed(text), false),
+        Err(_) => (String::from_utf8_lossy(bytes), true),
+    };
+    let mut text = decoded.trim_end_matches(['\n', '\r']);
+    if line == 1 {
+        text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    }
+    if text.trim().is_empty() {
+        return None;
+    }
+    let reject = |reason| Reject {
+        file: source.display.to_string(),
+        line,
+        id: String::new(),
+        reason,
+    };
+    let fields = match parse_members(text, &opts.fields) {
+        Ok(fields) => fields,
+        Err(reason) => {
+            return Some(Parsed {
+                record: Err(reject(reason)),
+                lossy,
+            })
+        }
+    };
+    let record = build_article(&fields, source, line, Format::Jsonl, opts).map(|mut article| {
+        if opts.keep_raw {
+            article.raw = Some(RawRecord::JsonLine(text.to_string()));
+        }
+        article
+    });
+    Some(Parsed { record, lossy })
+}
+
+/// The members of a JSON object that the field map names, or why the line is not one.
+fn parse_members(text: &str, fields: &FieldMap) -> Result<JsonFields, RejectReason> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let parsed = MembersSeed { fields }
+        .deserialize(&mut deserializer)
+        .and_then(|members| deserializer.end().map(|()| members));
+    parsed.map_err(|_| {
+        // Rare: tell a line that is not an object from one that is not JSON, with the JSON
+        // parser's own message.
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(_)) => RejectReason::InvalidJson("unreadable object".into()),
+            Ok(_) => RejectReason::NotAnObject,
+            Err(err) => RejectReason::InvalidJson(err.to_string()),
+        }
+    })
+}
+
+/// A record's named members, as the article builder reads them (the last of duplicate keys
+/// wins, as in a JSON map).
+struct JsonFields {
+    members: Vec<(String, FieldValue)>,
+}
+
+impl RecordFields for JsonFields {
+    fn get(&self, name: &str) -> FieldValue {
+        match self.members.iter().rev().find(|(key, _)| key == name) {
+            Some((_, value)) => value.clone(),
+            None => FieldValue::Missing,
+        }
+    }
+}
+
+/// Whether the field map reads member `key`.
+fn is_wanted(fields: &FieldMap, key: &str) -> bool {
+    [
+        &fields.id,
+        &fields.text,
+        &fields.title,
+        &fields.date,
+        &fields.url,
+        &fields.source,
+    ]
+    .iter()
+    .any(|names| names.iter().any(|name| name == key))
+}
+
+/// Deserializes an object, keeping only the wanted members.
+struct MembersSeed<'m> {
+    fields: &'m FieldMap,
+}
+
+impl<'de> DeserializeSeed<'de> for MembersSeed<'_> {
+    type Value = JsonFields;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<JsonFields, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MembersSeed<'_> {
+    type Value = JsonFields;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonFields, A::Error> {
+        let mut members = Vec::new();
+        while let Some(key) = map.next_key::<MemberKey<'de>>()? {
+            if is_wanted(self.fields, &key.0) {
+                let value = map.next_value::<MemberValue>()?;
+                members.push((key.0.into_owned(), value.0));
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(JsonFields { members })
+    }
+}
+
+/// A member name, borrowed from the line when it has no escapes.
+struct MemberKey<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for MemberKey<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(MemberKeyVisitor)
+    }
+}
+
+struct MemberKeyVisitor;
+
+impl<'de> Visitor<'de> for MemberKeyVisitor {
+    type Value = MemberKey<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, key: &'de str) -> Result<Self::Value, E> {
+        Ok(MemberKey(Cow::Borrowed(key)))
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(MemberKey(Cow::Owned(key.to_string())))
+    }
+}
+
+/// A wanted member's value as text: strings as they are, numbers and booleans written out, a
+/// list of strings (paragraphs) joined with newlines; null is missing; anything else is not
+/// text.
+struct MemberValue(FieldValue);
+
+impl<'de> de::Deserialize<'de> for MemberValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(MemberValueVisitor)
+    }
+}
+
+struct MemberValueVisitor;
+
+impl<'de> Visitor<'de> for MemberValueVisitor {
+    type Value = MemberValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<MemberValue, E> {
+        Ok(MemberValue(FieldValue::Text(value.to_string())))
+    }
+
+    fn visit_string<E: de::Error>(self, value: String) -> Result<MemberValue, E> {
+        Ok(MemberValue(FieldValue::Text(value)))
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<MemberValue, E> {
+        Ok(MemberValue(FieldValue::Text(value.to_string())))
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<MemberValue, E> {
+        Ok(MemberValue(FieldValue::Text(value.to_string())))
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<MemberValue, E> {
+        Ok(MemberValue(FieldValue::Text(value.to_string())))
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<MemberValue, E> {
+        // Written as serde_json writes numbers, as the reader did with a JSON value tree.
+        let text = serde_json::Number::from_f64(value)
+            .map_or_else(|| value.to_string(), |n| n.to_string());
+        Ok(MemberValue(FieldValue::Text(text)))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<MemberValue, E> {
+        Ok(MemberValue(FieldValue::Missing))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<MemberValue, A::Error> {
+        let mut parts = Some(Vec::new());
+        while let Some(item) = items.next_element::<ListItem>()? {
+            match (&mut parts, item.0) {
+                (Some(parts), Some(text)) => parts.push(text),
+                _ => parts = None,
+            }
+        }
+        Ok(MemberValue(match parts {
+            Some(parts) => FieldValue::Text(parts.join("\n")),
+            None => FieldValue::NotText,
+        }))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MemberValue, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(MemberValue(FieldValue::NotText))
+    }
+}
+
+/// An item of a list member: a string, or `None` for anything else (read and dropped).
+struct ListItem(Option<String>);
+
+impl<'de> de::Deserialize<'de> for ListItem {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ListItemVisitor)
+    }
+}
+
+struct ListItemVisitor;
+
+impl<'de> Visitor<'de> for ListItemVisitor {
+    type Value = ListItem;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<ListItem, E> {
+        Ok(ListItem(Some(value.to_string())))
+    }
+
+    fn visit_string<E: de::Error>(self, value: String) -> Result<ListItem, E> {
+        Ok(ListItem(Some(value)))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<ListItem, E> {
+        Ok(ListItem(None))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<ListItem, E> {
+        Ok(ListItem(None))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<ListItem, E> {
+        Ok(ListItem(None))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<ListItem, E> {
+        Ok(ListItem(None))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<ListItem, E> {
+        Ok(ListItem(None))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<ListItem, A::Error> {
+        while items.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(ListItem(None))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ListItem, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(ListItem(None))
+    }
+}
