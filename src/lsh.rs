@@ -74,6 +74,28 @@ pub fn optimal_params(
     fp_weight: f64,
     fn_weight: f64,
 ) -> LshParams {
+    let defaults = num_perm == crate::DEFAULT_NUM_PERM && fp_weight == 0.5 && fn_weight == 0.5;
+    let known = KNOWN_PARAMS
+        .iter()
+        .find(|&&(known, _)| defaults && known == threshold);
+    match known {
+        Some(&(_, params)) => params,
+        None => search_params(threshold, num_perm, fp_weight, fn_weight),
+    }
+}
+
+/// [`search_params`]' answers for 128 permutations and equal weights at the thresholds most
+/// runs use (the default, the loose grouping of boilerplate detection, and 0.8, the usual
+/// setting of other MinHash tools), so that a run does not spend tens of milliseconds finding
+/// them again. A test checks them.
+const KNOWN_PARAMS: [(f64, LshParams); 3] = [
+    (0.6, LshParams { bands: 18, rows: 7 }),
+    (0.3, LshParams { bands: 37, rows: 3 }),
+    (0.8, LshParams { bands: 9, rows: 13 }),
+];
+
+/// The search behind [`optimal_params`].
+fn search_params(threshold: f64, num_perm: usize, fp_weight: f64, fn_weight: f64) -> LshParams {
     let below = simpson_points(0.0, threshold);
     let above = simpson_points(threshold, 1.0);
     let mut scored: Vec<(LshParams, f64)> = (1..=num_perm.max(1))
@@ -255,10 +277,20 @@ mod tests {
             (1.0, 8),
         ] {
             assert_eq!(
-                optimal_params(threshold, num_perm, 0.5, 0.5),
+                search_params(threshold, num_perm, 0.5, 0.5),
                 plain(threshold, num_perm),
                 "{threshold} {num_perm}"
             );
+        }
+    }
+
+    #[test]
+    fn known_params_are_what_the_search_finds() {
+        assert_eq!(crate::DEFAULT_THRESHOLD, KNOWN_PARAMS[0].0);
+        assert_eq!(crate::pipeline::LOOSE_THRESHOLD, KNOWN_PARAMS[1].0);
+        for (threshold, params) in KNOWN_PARAMS {
+            let found = search_params(threshold, crate::DEFAULT_NUM_PERM, 0.5, 0.5);
+            assert_eq!(found, params, "{threshold}");
         }
     }
 
@@ -273,7 +305,7 @@ mod tests {
             (0.9, 5, 25),
         ] {
             assert_eq!(
-                optimal_params(threshold, 128, 0.5, 0.5),
+                search_params(threshold, 128, 0.5, 0.5),
                 LshParams { bands, rows },
                 "threshold {threshold}"
             );

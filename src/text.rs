@@ -226,8 +226,8 @@ fn tokenize_line(line: &str, seed: u64, scratch: &mut Scratch) {
     }
 }
 
-/// The token of a normalized word: 8 bytes at a time through a multiply-rotate step, then a
-/// full 64-bit mix folded to 32 bits. Words are short, so this beats a general-purpose hash:
+/// The token of a normalized word: 8 bytes at a time through a multiply-rotate step, then
+/// one multiplication down to 32 bits. Words are short, so this beats a general-purpose hash:
 /// one or two steps and no branching on the length class.
 fn word_token(word: &[u8], seed: u64) -> Token {
     let mut padded = [0u8; 8];
@@ -279,10 +279,11 @@ fn token_step(hash: u64, lane: u64) -> u64 {
         .rotate_left(29)
 }
 
+/// The high half of one multiplication (Knuth's multiplicative hashing): every bit of `hash`
+/// reaches it, and shingles and signatures mix their inputs again anyway.
 #[inline]
 fn token_finish(hash: u64) -> Token {
-    let mixed = crate::minhash::mix64(hash);
-    (mixed ^ (mixed >> 32)) as Token
+    (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as Token
 }
 
 /// The multiplier of the polynomial hashes over token sequences (shingles and lines): odd, so

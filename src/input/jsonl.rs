@@ -135,7 +135,7 @@ fn parse_jsonl_line(
 }
 
 /// The members of a JSON object that the field map names, or why the line is not one.
-fn parse_members(text: &str, fields: &FieldMap) -> Result<JsonFields, RejectReason> {
+fn parse_members<'a>(text: &'a str, fields: &FieldMap) -> Result<JsonFields<'a>, RejectReason> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let parsed = MembersSeed { fields }
         .deserialize(&mut deserializer)
@@ -153,11 +153,11 @@ fn parse_members(text: &str, fields: &FieldMap) -> Result<JsonFields, RejectReas
 
 /// A record's named members, as the article builder reads them (the last of duplicate keys
 /// wins, as in a JSON map).
-struct JsonFields {
-    members: Vec<(String, FieldValue)>,
+struct JsonFields<'a> {
+    members: Vec<(Cow<'a, str>, FieldValue)>,
 }
 
-impl RecordFields for JsonFields {
+impl RecordFields for JsonFields<'_> {
     fn get(&self, name: &str) -> FieldValue {
         match self.members.iter().rev().find(|(key, _)| key == name) {
             Some((_, value)) => value.clone(),
@@ -186,26 +186,29 @@ struct MembersSeed<'m> {
 }
 
 impl<'de> DeserializeSeed<'de> for MembersSeed<'_> {
-    type Value = JsonFields;
+    type Value = JsonFields<'de>;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<JsonFields, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<JsonFields<'de>, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for MembersSeed<'_> {
-    type Value = JsonFields;
+    type Value = JsonFields<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonFields, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonFields<'de>, A::Error> {
         let mut members = Vec::new();
         while let Some(key) = map.next_key::<MemberKey<'de>>()? {
             if is_wanted(self.fields, &key.0) {
                 let value = map.next_value::<MemberValue>()?;
-                members.push((key.0.into_owned(), value.0));
+                members.push((key.0, value.0));
             } else {
                 map.next_value::<IgnoredAny>()?;
             }

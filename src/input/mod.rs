@@ -653,10 +653,11 @@ fn extract_text(
             tried: map.text.join(", "),
         });
     }
-    if parts.is_empty() {
-        return Err(RejectReason::EmptyText);
+    match parts.len() {
+        0 => Err(RejectReason::EmptyText),
+        1 => Ok(parts.pop().unwrap_or_default()),
+        _ => Ok(parts.join("\n")),
     }
-    Ok(parts.join("\n"))
 }
 
 /// Turns CRLF into LF. The csv crate ends a record at the `\r` of a CRLF and counts the `\n` in
