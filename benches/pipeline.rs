@@ -110,6 +110,28 @@ fn benches(c: &mut Criterion) {
     group.bench_function("one thread", |b| {
         b.iter(|| shingle_all(black_box(&corpus.articles), &shingle_opts))
     });
+    // What the pipeline does: shingles streamed straight into the MinHash bins.
+    let hasher = MinHasher::new(128, shingle_opts.seed, Algorithm::Oph);
+    group.bench_function("+ signatures, streamed, one thread", |b| {
+        b.iter(|| {
+            let mut scratch = Scratch::default();
+            let mut lines = Vec::new();
+            let mut signature = vec![0u32; 128];
+            for article in black_box(&corpus.articles) {
+                hasher.start(&mut signature);
+                text::shingle_text(
+                    &article.text,
+                    &shingle_opts,
+                    None,
+                    &mut scratch,
+                    &mut lines,
+                    |shingle| hasher.add(shingle, &mut signature),
+                );
+                hasher.finish(&mut signature);
+                black_box(&signature);
+            }
+        })
+    });
     group.finish();
 
     let shingles = shingle_all(&corpus.articles, &shingle_opts);
@@ -193,6 +215,23 @@ fn benches(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("end to end");
     group.sample_size(10).throughput(Throughput::Elements(n));
+    let near_dups_only = Options {
+        stories: None,
+        ..Options::default()
+    };
+    group.bench_function(
+        "run from the JSONL file, near-duplicates only (all threads)",
+        |b| {
+            b.iter(|| {
+                pipeline::run(
+                    std::slice::from_ref(&corpus.path),
+                    &near_dups_only,
+                    &NoProgress,
+                )
+                .unwrap()
+            })
+        },
+    );
     group.bench_function("cluster_corpus, stories on (all threads)", |b| {
         b.iter_batched(
             || Corpus {
