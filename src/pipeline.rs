@@ -24,7 +24,7 @@ use crate::input::{
 use crate::keyterms::{self, DocTerms, TermWeights};
 use crate::lsh::{self, LshParams};
 use crate::minhash::{Algorithm, MinHasher, Signatures};
-use crate::spool::{self, SpoolReader, SpoolRecord, SpoolWriter};
+use crate::spool::{self, SharedSpool, SpoolReader, SpoolRecord};
 use crate::story::{self, GroupInfo, StoryOptions};
 use crate::text::{self, BoilerplateLines, Scratch, ShingleOptions};
 
@@ -296,7 +296,7 @@ struct FirstPass {
     capped_articles: usize,
     /// Every article's tokens, for the boilerplate pass (`None` without boilerplate removal,
     /// or when the temporary file could not be written: the input is then read again).
-    spool: Option<SpoolWriter>,
+    spool: Option<SharedSpool>,
     /// Each article's record in `spool`.
     spooled: Vec<SpoolRecord>,
 }
@@ -361,8 +361,8 @@ impl<'a> Signer<'a> {
                 kept: in_memory.then(Vec::new),
                 // Without a spool the boilerplate pass reads the input again: slower, same result.
                 spool: (opts.boilerplate && opts.spool_tokens)
-                    .then(SpoolWriter::create)
-                    .and_then(|spool| spool.ok()),
+                    .then(SharedSpool::create)
+                    .flatten(),
                 ..FirstPass::default()
             },
         }
@@ -374,25 +374,27 @@ impl<'a> Signer<'a> {
         let k = self.hasher.num_perm();
         let mut values = vec![0u32; batch.len() * k];
         let (opts, hasher, progress) = (self.opts, self.hasher, self.progress);
-        let spooling = self.first.spool.is_some();
-        let signed: Vec<(Vec<u64>, Vec<u8>)> = values
+        let spool = self.first.spool.as_ref();
+        let signed: Vec<(Vec<u64>, Option<SpoolRecord>)> = values
             .par_chunks_mut(k)
             .zip(batch.par_iter())
             .map_init(Worker::default, |worker, (signature, article)| {
-                let tokens = if spooling {
-                    worker.sign_and_spool(&article.text, &opts.shingle, hasher, signature)
-                } else {
-                    worker.sign(&article.text, &opts.shingle, hasher, None, signature)
+                let tokens = match spool {
+                    Some(_) => {
+                        worker.sign_and_spool(&article.text, &opts.shingle, hasher, signature)
+                    }
+                    None => worker.sign(&article.text, &opts.shingle, hasher, None, signature),
                 };
                 progress.articles(1);
                 if tokens == 0 {
-                    return (Vec::new(), Vec::new()); // no words: rejected below
+                    return (Vec::new(), None); // no words: rejected below
                 }
-                (worker.line_hashes.clone(), worker.record.clone())
+                let spooled = spool.and_then(|spool| spool.append(&worker.record));
+                (worker.line_hashes.clone(), spooled)
             })
             .collect();
         let first = &mut self.first;
-        for ((mut article, (lines, record)), signature) in
+        for ((mut article, (lines, spooled)), signature) in
             batch.into_iter().zip(signed).zip(values.chunks(k))
         {
             if lines.is_empty() {
@@ -409,14 +411,11 @@ impl<'a> Signer<'a> {
             }
             first.values.extend_from_slice(signature);
             first.line_hashes.push(lines);
-            if let Some(spool) = &mut first.spool {
-                match spool.append(&record) {
-                    Ok(at) => first.spooled.push(at),
-                    Err(_) => {
-                        first.spool = None;
-                        first.spooled = Vec::new();
-                    }
-                }
+            if first.spool.is_some() {
+                // A failed write abandons the whole spool (see `SharedSpool`): any place will do.
+                first
+                    .spooled
+                    .push(spooled.unwrap_or(SpoolRecord { offset: 0, len: 0 }));
             }
             match &mut first.kept {
                 Some(kept) => {
@@ -628,9 +627,12 @@ fn resign_from_spool(
         source: err,
     };
     let mut resigned = 0;
-    let mut docs = (0..spooled.len())
+    // The spool is read front to back: records in the order the threads wrote them.
+    let mut in_spool_order: Vec<usize> = (0..spooled.len())
         .filter(|&doc| !skipped.of(doc).is_empty())
-        .peekable();
+        .collect();
+    in_spool_order.sort_unstable_by_key(|&doc| spooled[doc].offset);
+    let mut docs = in_spool_order.into_iter().peekable();
     let mut records = Vec::new();
     let mut batch: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
     while docs.peek().is_some() {
@@ -834,7 +836,7 @@ fn cluster_first_pass(
         boilerplate_lines: boilerplate.len(),
         ..RunStats::default()
     };
-    let spool = first.spool.take().and_then(|spool| spool.finish().ok());
+    let spool = first.spool.take().and_then(SharedSpool::finish);
     let spooled = std::mem::take(&mut first.spooled);
     if let (false, Some(spool)) = (boilerplate.is_empty(), spool) {
         progress.stage("second pass");

@@ -14,6 +14,7 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::sync::{Mutex, PoisonError};
 
 use crate::text::{ShingleWindow, Token};
 
@@ -61,6 +62,44 @@ impl SpoolWriter {
             file: BufReader::with_capacity(1 << 20, file),
             position: 0,
         })
+    }
+}
+
+/// A spool that worker threads append to directly, each as soon as its article is tokenized:
+/// the writing overlaps the other threads' work instead of waiting for a serial loop. Records
+/// land in whatever order threads finish; each one's place is returned, so the order does not
+/// change what is read back. After a failed write (a full disk) the spool is abandoned.
+#[derive(Debug)]
+pub struct SharedSpool {
+    writer: Mutex<Option<SpoolWriter>>,
+}
+
+impl SharedSpool {
+    /// A shared spool, or `None` when no temporary file can be made.
+    pub fn create() -> Option<SharedSpool> {
+        let writer = SpoolWriter::create().ok()?;
+        Some(SharedSpool {
+            writer: Mutex::new(Some(writer)),
+        })
+    }
+
+    /// Appends one record; `None` once writing has failed.
+    pub fn append(&self, record: &[u8]) -> Option<SpoolRecord> {
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let appended = writer.as_mut()?.append(record);
+        if appended.is_err() {
+            *writer = None;
+        }
+        appended.ok()
+    }
+
+    /// The spool to read back, or `None` if any write failed.
+    pub fn finish(self) -> Option<SpoolReader> {
+        let writer = self
+            .writer
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)?;
+        writer.finish().ok()
     }
 }
 
