@@ -24,7 +24,7 @@ use crate::input::{
 use crate::keyterms::{self, DocTerms, TermWeights};
 use crate::lsh::{self, LshParams};
 use crate::minhash::{Algorithm, MinHasher, Signatures};
-use crate::story::{self, GroupInfo, StoryOptions};
+use crate::story::{self, StoryOptions};
 use crate::text::{self, BoilerplateLines, Scratch, ShingleOptions, TokenizedDoc};
 
 /// The Jaccard at which pass A groups articles to tell boilerplate from a story's own text.
@@ -591,7 +591,7 @@ struct GroupTerms<'a> {
     /// Members not yet seen, per group.
     missing: Vec<u32>,
     open: ahash::AHashMap<u32, story::TermsAccumulator>,
-    done: Vec<DocTerms>,
+    done: story::StoryTermsBuilder,
 }
 
 impl<'a> GroupTerms<'a> {
@@ -610,19 +610,19 @@ impl<'a> GroupTerms<'a> {
             groups,
             missing: groups.iter().map(|g| g.members.len() as u32).collect(),
             open: ahash::AHashMap::new(),
-            done: vec![DocTerms::default(); groups.len()],
+            done: story::StoryTermsBuilder::new(groups.len()),
         }
     }
 
     /// Every group's terms: the mean of its articles' terms (see [`story::merge_terms`]).
-    fn finish(mut self) -> Vec<DocTerms> {
+    fn finish(mut self) -> story::StoryTerms {
         // Groups with an article that was not revisited (none, unless the input changed).
         let mut open: Vec<(u32, story::TermsAccumulator)> = self.open.into_iter().collect();
         open.sort_unstable_by_key(|(g, _)| *g);
         for (g, terms) in open {
-            self.done[g as usize] = terms.finish();
+            self.done.set(g as usize, terms.finish());
         }
-        self.done
+        self.done.finish()
     }
 }
 
@@ -655,7 +655,7 @@ impl Revisit for GroupTerms<'_> {
         for (&(doc, _), terms) in batch.iter().zip(terms) {
             let g = self.dup_of[doc];
             match terms {
-                Folded::Single(terms) => self.done[g as usize] = terms,
+                Folded::Single(terms) => self.done.set(g as usize, terms),
                 Folded::Member(terms) => {
                     let members = self.groups[g as usize].members.len();
                     self.open
@@ -665,7 +665,7 @@ impl Revisit for GroupTerms<'_> {
                     self.missing[g as usize] -= 1;
                     if self.missing[g as usize] == 0 {
                         if let Some(sum) = self.open.remove(&g) {
-                            self.done[g as usize] = sum.finish();
+                            self.done.set(g as usize, sum.finish());
                         }
                     }
                 }
@@ -794,11 +794,11 @@ fn cluster_first_pass(
                 opts,
                 progress,
             )?;
-            let terms = pass.finish();
+            let mut terms = pass.finish();
             drop(rank);
             progress.stage("stories");
-            let mut infos = group_infos(terms, &dup_groups, &metas);
-            detect_stories(&mut infos, &dup_groups, story_opts)
+            let (order, days) = group_places(&dup_groups, &metas);
+            detect_stories(&mut terms, &order, &days, &dup_groups, story_opts)
         }
         None => (cluster::one_story_per_group(&dup_groups), Vec::new()),
     };
@@ -987,8 +987,8 @@ fn exact_edges(
         .collect()
 }
 
-/// What story detection needs to know of every dup group, from the groups' merged key terms.
-fn group_infos(terms: Vec<DocTerms>, groups: &[DupGroup], metas: &[ArticleMeta]) -> Vec<GroupInfo> {
+/// Where every dup group is in time: its place in date order and its day (see [`story::GroupInfo`]).
+fn group_places(groups: &[DupGroup], metas: &[ArticleMeta]) -> (Vec<u32>, Vec<Option<i64>>) {
     // Date order of the groups' canonical articles (undated last, then group number).
     let canonical_date = |g: u32| metas[groups[g as usize].canonical() as usize].date_key;
     let mut order: Vec<u32> = (0..groups.len() as u32).collect();
@@ -997,15 +997,10 @@ fn group_infos(terms: Vec<DocTerms>, groups: &[DupGroup], metas: &[ArticleMeta])
     for (position, &g) in order.iter().enumerate() {
         rank[g as usize] = position as u32;
     }
-    terms
-        .into_iter()
-        .enumerate()
-        .map(|(g, terms)| GroupInfo {
-            terms,
-            day: canonical_date(g as u32).map(DateKey::days),
-            order: rank[g],
-        })
-        .collect()
+    let days = (0..groups.len() as u32)
+        .map(|g| canonical_date(g).map(DateKey::days))
+        .collect();
+    (rank, days)
 }
 
 /// The key terms of one article, from its headline and its non-boilerplate lines.
@@ -1076,23 +1071,18 @@ pub(crate) fn trimmed_article_terms(
 
 /// Stories over dup groups, and each story's keywords.
 fn detect_stories(
-    infos: &mut [GroupInfo],
+    terms: &mut story::StoryTerms,
+    order: &[u32],
+    days: &[Option<i64>],
     groups: &[DupGroup],
     opts: &StoryOptions,
 ) -> (Vec<Story>, Vec<String>) {
-    let (labels, vectors) = story::detect_stories(infos, opts);
-    let infos = &*infos;
+    let labels = terms.detect(order, days, opts);
     let sizes: Vec<usize> = groups.iter().map(|g| g.members.len()).collect();
     let stories = story::stories_from_labels(&labels, &sizes);
     let keywords = stories
         .iter()
-        .map(|s| {
-            let members: Vec<&GroupInfo> =
-                s.dup_groups.iter().map(|&g| &infos[g as usize]).collect();
-            let member_vectors: Vec<&story::TermVector> =
-                s.dup_groups.iter().map(|&g| &vectors[g as usize]).collect();
-            story::keywords(&members, &member_vectors, 8)
-        })
+        .map(|s| terms.keywords(&s.dup_groups, 8))
         .collect();
     (stories, keywords)
 }

@@ -73,6 +73,296 @@ impl Default for StoryOptions {
 /// A sparse, L2-normalized TF-IDF vector: (term hash, weight), sorted by term hash.
 pub type TermVector = Vec<(u64, f32)>;
 
+/// What identifies a term in a vector: its hash ([`TermVector`]), or its number among the terms
+/// of one run in hash order ([`GroupVectors`]), which sorts the same and takes half the memory.
+pub trait TermKey: Copy + Ord + std::hash::Hash + Send + Sync + Into<u64> {}
+impl TermKey for u64 {}
+impl TermKey for u32 {}
+
+/// The term vectors of a run's dup groups, by group number.
+pub trait Vectors: Sync {
+    type Term: TermKey;
+    /// The number of groups.
+    fn count(&self) -> usize;
+    /// Group `g`'s vector, sorted by term.
+    fn vector(&self, g: usize) -> &[(Self::Term, f32)];
+}
+
+impl<T: TermKey> Vectors for [Vec<(T, f32)>] {
+    type Term = T;
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn vector(&self, g: usize) -> &[(T, f32)] {
+        &self[g]
+    }
+}
+
+impl<T: TermKey> Vectors for Vec<Vec<(T, f32)>> {
+    type Term = T;
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn vector(&self, g: usize) -> &[(T, f32)] {
+        &self[g]
+    }
+}
+
+/// Where a group's entries are in an arena: start and length.
+type Span = (usize, u32);
+
+fn span_range((start, len): Span) -> std::ops::Range<usize> {
+    start..start + len as usize
+}
+
+/// The term vectors of all dup groups in one allocation, over term numbers (see
+/// [`StoryTerms`]): 8 bytes an entry, where a [`TermVector`] per group takes 16 and an
+/// allocation each. Groups are stored in the order they complete, found through their spans.
+#[derive(Debug, Clone, Default)]
+pub struct GroupVectors {
+    entries: Vec<(u32, f32)>,
+    spans: Vec<Span>,
+}
+
+impl Vectors for GroupVectors {
+    type Term = u32;
+    fn count(&self) -> usize {
+        self.spans.len()
+    }
+    fn vector(&self, g: usize) -> &[(u32, f32)] {
+        &self.entries[span_range(self.spans[g])]
+    }
+}
+
+impl GroupVectors {
+    /// Every group's vector, mutable, in no particular order.
+    fn vectors_mut(&mut self) -> Vec<&mut [(u32, f32)]> {
+        let mut spans: Vec<Span> = self.spans.iter().copied().filter(|s| s.1 > 0).collect();
+        spans.sort_unstable();
+        let mut out = Vec::with_capacity(spans.len());
+        let mut rest: &mut [(u32, f32)] = &mut self.entries;
+        let mut offset = 0;
+        for (start, len) in spans {
+            // Spans are disjoint: a group's terms are stored once.
+            let Some(skip) = start.checked_sub(offset) else {
+                continue;
+            };
+            let tail = std::mem::take(&mut rest);
+            let (_, tail) = tail.split_at_mut(skip.min(tail.len()));
+            let (vector, tail) = tail.split_at_mut((len as usize).min(tail.len()));
+            out.push(vector);
+            rest = tail;
+            offset = start + len as usize;
+        }
+        out
+    }
+}
+
+/// The display forms of terms: each distinct (term, label) pair once.
+#[derive(Debug, Clone, Default)]
+struct LabelTable {
+    terms: Vec<u32>,
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl LabelTable {
+    fn text(&self, label: u32) -> &str {
+        let label = label as usize;
+        let start = if label == 0 { 0 } else { self.ends[label - 1] };
+        &self.text[start..self.ends[label]]
+    }
+}
+
+/// Each dup group's labels (see [`LABELLED_TERMS`]), as numbers in a [`LabelTable`], sorted by
+/// term.
+#[derive(Debug, Clone, Default)]
+pub struct GroupLabels {
+    labels: Vec<u32>,
+    spans: Vec<Span>,
+    table: LabelTable,
+}
+
+impl GroupLabels {
+    /// Group `g`'s display form of `term`.
+    pub fn label(&self, g: usize, term: u32) -> Option<&str> {
+        let labels = &self.labels[span_range(*self.spans.get(g)?)];
+        labels
+            .binary_search_by_key(&term, |&l| self.table.terms[l as usize])
+            .ok()
+            .map(|i| self.table.text(labels[i]))
+    }
+}
+
+/// The merged key terms of all dup groups of a run (see [`merge_terms`]), compactly: terms are
+/// numbered in hash order, so vectors sort and break ties exactly as they would by hash, and
+/// labels are stored once per distinct (term, label).
+#[derive(Debug, Clone, Default)]
+pub struct StoryTerms {
+    /// Mean term scores per group, until [`StoryTerms::detect`] turns them into TF-IDF weights.
+    pub vectors: GroupVectors,
+    pub labels: GroupLabels,
+    /// The number of distinct terms.
+    pub terms: usize,
+}
+
+const NO_LABEL: u32 = u32::MAX;
+
+/// Builds [`StoryTerms`] from each group's [`DocTerms`], given in any order.
+#[derive(Debug, Default)]
+pub struct StoryTermsBuilder {
+    /// Term hash → number, in first-seen order until [`StoryTermsBuilder::finish`].
+    ids: AHashMap<u64, u32>,
+    hashes: Vec<u64>,
+    vectors: GroupVectors,
+    labels: GroupLabels,
+    /// Per term number: its last label in the table, and per label the previous one of its term.
+    last_label: Vec<u32>,
+    previous_label: Vec<u32>,
+}
+
+impl StoryTermsBuilder {
+    /// A builder for `groups` groups, all empty until set.
+    pub fn new(groups: usize) -> Self {
+        StoryTermsBuilder {
+            vectors: GroupVectors {
+                entries: Vec::new(),
+                spans: vec![(0, 0); groups],
+            },
+            labels: GroupLabels {
+                spans: vec![(0, 0); groups],
+                ..GroupLabels::default()
+            },
+            ..StoryTermsBuilder::default()
+        }
+    }
+
+    fn term(&mut self, hash: u64) -> u32 {
+        let next = self.hashes.len() as u32;
+        let id = *self.ids.entry(hash).or_insert(next);
+        if id == next {
+            self.hashes.push(hash);
+            self.last_label.push(NO_LABEL);
+        }
+        id
+    }
+
+    fn label(&mut self, term: u32, label: &str) -> u32 {
+        let table = &mut self.labels.table;
+        let mut l = self.last_label[term as usize];
+        while l != NO_LABEL {
+            if table.text(l) == label {
+                return l;
+            }
+            l = self.previous_label[l as usize];
+        }
+        let id = table.terms.len() as u32;
+        table.terms.push(term);
+        table.text.push_str(label);
+        table.ends.push(table.text.len());
+        self.previous_label.push(self.last_label[term as usize]);
+        self.last_label[term as usize] = id;
+        id
+    }
+
+    /// Sets group `g`'s terms (scores and labels keep their order).
+    pub fn set(&mut self, g: usize, terms: DocTerms) {
+        if g >= self.vectors.spans.len() {
+            return;
+        }
+        let start = self.vectors.entries.len();
+        self.vectors.entries.reserve(terms.scores.len());
+        for (hash, score) in terms.scores {
+            let id = self.term(hash);
+            self.vectors.entries.push((id, score));
+        }
+        self.vectors.spans[g] = (start, (self.vectors.entries.len() - start) as u32);
+        let start = self.labels.labels.len();
+        for (hash, label) in terms.labels {
+            let term = self.term(hash);
+            let l = self.label(term, &label);
+            self.labels.labels.push(l);
+        }
+        self.labels.spans[g] = (start, (self.labels.labels.len() - start) as u32);
+    }
+
+    /// The groups' terms, renumbered in hash order.
+    pub fn finish(self) -> StoryTerms {
+        let StoryTermsBuilder {
+            ids,
+            hashes,
+            mut vectors,
+            mut labels,
+            ..
+        } = self;
+        drop(ids);
+        let mut order: Vec<u32> = (0..hashes.len() as u32).collect();
+        order.sort_unstable_by_key(|&id| hashes[id as usize]);
+        drop(hashes);
+        let mut rank = vec![0u32; order.len()];
+        for (position, &id) in order.iter().enumerate() {
+            rank[id as usize] = position as u32;
+        }
+        vectors
+            .entries
+            .par_iter_mut()
+            .for_each(|entry| entry.0 = rank[entry.0 as usize]);
+        for term in labels.table.terms.iter_mut() {
+            *term = rank[*term as usize];
+        }
+        labels.table.text.shrink_to_fit();
+        StoryTerms {
+            vectors,
+            labels,
+            terms: rank.len(),
+        }
+    }
+}
+
+impl StoryTerms {
+    /// Builds the TF-IDF vectors in place of the mean scores (see [`tfidf_vectors`]).
+    fn weigh(&mut self) {
+        let mut df = vec![0u32; self.terms];
+        let vectors = &self.vectors;
+        for g in 0..vectors.count() {
+            for &(term, _) in vectors.vector(g) {
+                df[term as usize] += 1;
+            }
+        }
+        let n = vectors.count() as f32;
+        self.vectors
+            .vectors_mut()
+            .into_par_iter()
+            .for_each(|vector| weigh_vector(vector, n, |term| df[term as usize]));
+    }
+
+    /// Clusters the dup groups into stories (see [`detect_stories`]): a story label per group.
+    /// `order` and `days` are each group's [`GroupInfo::order`] and [`GroupInfo::day`]. The
+    /// mean scores are turned into TF-IDF weights, which [`StoryTerms::keywords`] uses.
+    pub fn detect(&mut self, order: &[u32], days: &[Option<i64>], opts: &StoryOptions) -> Vec<u32> {
+        self.weigh();
+        let vectors = &self.vectors;
+        let edges = {
+            let pairs = candidate_pairs_by(vectors, order, opts);
+            score_edges_by(&pairs, vectors, days, opts)
+        };
+        stories_from_edges(vectors, &edges, order, opts)
+    }
+
+    /// The keywords of a story of these dup groups (see [`keywords`]), once weighed.
+    pub fn keywords(&self, dup_groups: &[u32], count: usize) -> String {
+        keywords_by(
+            dup_groups.iter().map(|&g| self.vectors.vector(g as usize)),
+            |term| {
+                dup_groups
+                    .iter()
+                    .find_map(|&g| self.labels.label(g as usize, term))
+            },
+            count,
+        )
+    }
+}
+
 /// What a story needs to know about one dup group.
 #[derive(Debug, Clone)]
 pub struct GroupInfo {
@@ -298,12 +588,18 @@ fn document_frequencies(groups: &[GroupInfo]) -> AHashMap<u64, u32> {
 
 /// A group's scores turned into its normalized TF-IDF vector, in place.
 fn tfidf_vector(mut scores: Vec<(u64, f32)>, n: f32, df: &AHashMap<u64, u32>) -> TermVector {
-    for (hash, weight) in scores.iter_mut() {
-        let idf = idf_value(n, df[hash] as f32);
+    weigh_vector(&mut scores, n, |hash| df[&hash]);
+    scores
+}
+
+/// Mean scores turned into a normalized TF-IDF vector, in place, given each term's document
+/// frequency among `n` groups.
+fn weigh_vector<T: TermKey>(vector: &mut [(T, f32)], n: f32, df: impl Fn(T) -> u32) {
+    for (term, weight) in vector.iter_mut() {
+        let idf = idf_value(n, df(*term) as f32);
         *weight = (1.0 + *weight).ln() * idf;
     }
-    normalize(&mut scores);
-    scores
+    normalize(vector);
 }
 
 /// Smoothed inverse document frequency: a term in every group still weighs 1.
@@ -311,7 +607,7 @@ fn idf_value(n: f32, df: f32) -> f32 {
     (n / df).ln() + 1.0
 }
 
-pub(crate) fn normalize(vector: &mut TermVector) {
+pub(crate) fn normalize<T>(vector: &mut [(T, f32)]) {
     let norm: f32 = vector.iter().map(|&(_, w)| w * w).sum::<f32>().sqrt();
     if norm > 0.0 {
         for (_, w) in vector.iter_mut() {
@@ -321,7 +617,7 @@ pub(crate) fn normalize(vector: &mut TermVector) {
 }
 
 /// Cosine of two normalized sparse vectors.
-pub fn cosine(a: &[(u64, f32)], b: &[(u64, f32)]) -> f32 {
+pub fn cosine<T: Ord>(a: &[(T, f32)], b: &[(T, f32)]) -> f32 {
     let (mut i, mut j, mut dot) = (0, 0, 0.0f32);
     while i < a.len() && j < b.len() {
         match a[i].0.cmp(&b[j].0) {
@@ -337,12 +633,12 @@ pub fn cosine(a: &[(u64, f32)], b: &[(u64, f32)]) -> f32 {
     dot
 }
 
-/// The hashes of a vector's `k` heaviest terms (ties broken by hash).
-fn top_terms(vector: &TermVector, k: usize) -> Vec<u64> {
-    let mut terms: Vec<(u64, f32)> = vector.clone();
+/// The terms of a vector's `k` heaviest entries (ties broken by term).
+fn top_terms<T: TermKey>(vector: &[(T, f32)], k: usize) -> Vec<T> {
+    let mut terms: Vec<(T, f32)> = vector.to_vec();
     terms.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     terms.truncate(k);
-    terms.into_iter().map(|(hash, _)| hash).collect()
+    terms.into_iter().map(|(term, _)| term).collect()
 }
 
 /// A term shared by more groups than this is "hot": its groups are paired by date order only.
@@ -352,6 +648,16 @@ const TERM_BUCKET: usize = 16;
 /// In a hot term bucket, each group is paired with this many groups that follow it in date order.
 const TERM_WINDOW: usize = 8;
 
+/// Each group's [`GroupInfo::order`].
+fn orders(groups: &[GroupInfo]) -> Vec<u32> {
+    groups.iter().map(|g| g.order).collect()
+}
+
+/// Each group's [`GroupInfo::day`].
+fn days(groups: &[GroupInfo]) -> Vec<Option<i64>> {
+    groups.iter().map(|g| g.day).collect()
+}
+
 /// Candidate pairs of groups: groups that share one of their `top_terms` heaviest terms. A term
 /// shared by more than [`TERM_BUCKET`] groups pairs each group only with its nearest groups in
 /// date order, so common terms cost linear work.
@@ -360,17 +666,25 @@ pub fn candidate_pairs(
     groups: &[GroupInfo],
     opts: &StoryOptions,
 ) -> Vec<(u32, u32)> {
-    let keyed: Vec<(u64, u32)> = vectors
-        .par_iter()
-        .enumerate()
-        .flat_map_iter(|(g, vector)| {
-            top_terms(vector, opts.top_terms)
+    candidate_pairs_by(vectors, &orders(groups), opts)
+}
+
+/// [`candidate_pairs`], given each group's place in date order.
+fn candidate_pairs_by<V: Vectors + ?Sized>(
+    vectors: &V,
+    order: &[u32],
+    opts: &StoryOptions,
+) -> Vec<(u32, u32)> {
+    let keyed: Vec<(u64, u32)> = (0..vectors.count())
+        .into_par_iter()
+        .flat_map_iter(|g| {
+            top_terms(vectors.vector(g), opts.top_terms)
                 .into_iter()
-                .map(move |term| (term, g as u32))
+                .map(move |term| (term.into(), g as u32))
         })
         .collect();
     let mut pairs = lsh::bucket_pairs(keyed, TERM_BUCKET, TERM_WINDOW, &|members: &mut [u32]| {
-        members.sort_unstable_by_key(|&g| (groups[g as usize].order, g))
+        members.sort_unstable_by_key(|&g| (order[g as usize], g))
     });
     pairs.par_sort_unstable();
     pairs.dedup();
@@ -394,20 +708,28 @@ pub fn score_edges(
     groups: &[GroupInfo],
     opts: &StoryOptions,
 ) -> Vec<StoryEdge> {
+    score_edges_by(pairs, vectors, &days(groups), opts)
+}
+
+/// [`score_edges`], given each group's day.
+fn score_edges_by<V: Vectors + ?Sized>(
+    pairs: &[(u32, u32)],
+    vectors: &V,
+    days: &[Option<i64>],
+    opts: &StoryOptions,
+) -> Vec<StoryEdge> {
     let floor = (0.75 * opts.threshold) as f32;
     pairs
         .par_iter()
         .filter_map(|&(a, b)| {
-            if let (Some(window), Some(da), Some(db)) = (
-                opts.window_days,
-                groups[a as usize].day,
-                groups[b as usize].day,
-            ) {
+            if let (Some(window), Some(da), Some(db)) =
+                (opts.window_days, days[a as usize], days[b as usize])
+            {
                 if (da - db).unsigned_abs() > u64::from(window) {
                     return None;
                 }
             }
-            let similarity = cosine(&vectors[a as usize], &vectors[b as usize]);
+            let similarity = cosine(vectors.vector(a as usize), vectors.vector(b as usize));
             (similarity >= floor).then_some(StoryEdge { a, b, similarity })
         })
         .collect()
@@ -427,9 +749,9 @@ struct MergeCandidate {
     versions: (u32, u32),
 }
 
-/// Sparse dot product of two vectors sorted by term. A short vector against a long one (a
-/// group against a big cluster) looks its terms up by binary search.
-fn sparse_dot(a: &[(u64, f32)], b: &[(u64, f32)]) -> f64 {
+/// Sparse dot product of two vectors sorted by term, summed in term order. A short vector
+/// against a long one (a group against a big cluster) looks its terms up by binary search.
+fn sparse_dot<T: Ord + Copy>(a: &[(T, f32)], b: &[(T, f32)]) -> f64 {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     if short.len() * 16 < long.len() {
         return short
@@ -457,7 +779,7 @@ fn sparse_dot(a: &[(u64, f32)], b: &[(u64, f32)]) -> f64 {
 }
 
 /// The sum of two vectors sorted by term.
-fn sparse_add(a: &[(u64, f32)], b: &[(u64, f32)]) -> TermVector {
+fn sparse_add<T: Ord + Copy>(a: &[(T, f32)], b: &[(T, f32)]) -> Vec<(T, f32)> {
     let mut sum = Vec::with_capacity(a.len() + b.len());
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
@@ -473,8 +795,12 @@ fn sparse_add(a: &[(u64, f32)], b: &[(u64, f32)]) -> TermVector {
             j += 1;
         }
     }
+    // Kept while the cluster lives: give back what shared terms left unused.
+    sum.shrink_to_fit();
     sum
 }
+
+const NONE: u32 = u32::MAX;
 
 /// Group-average (UPGMA) clustering, considering only cluster pairs linked by a candidate edge.
 ///
@@ -483,34 +809,75 @@ fn sparse_add(a: &[(u64, f32)], b: &[(u64, f32)]) -> TermVector {
 /// that was not a candidate still counts with its true similarity) at the cost of one sparse dot
 /// product per linked cluster pair. Connected components of the edges are clustered in parallel.
 /// Returns a cluster label per group: its smallest member.
-pub fn average_linkage(vectors: &[TermVector], edges: &[StoryEdge], threshold: f64) -> Vec<u32> {
-    let n = vectors.len();
+pub fn average_linkage<V: Vectors + ?Sized>(
+    vectors: &V,
+    edges: &[StoryEdge],
+    threshold: f64,
+) -> Vec<u32> {
+    let n = vectors.count();
     let mut components = crate::cluster::UnionFind::new(n);
     for edge in edges {
         components.union(edge.a, edge.b);
     }
-    let mut by_component: AHashMap<u32, (Vec<u32>, Vec<StoryEdge>)> = AHashMap::new();
-    for g in 0..n as u32 {
-        by_component
-            .entry(components.find(g))
-            .or_default()
-            .0
-            .push(g);
+    // Components of more than one group, numbered in the order of their smallest member; their
+    // members (ascending) and edges (in input order) as index lists.
+    let root: Vec<u32> = (0..n as u32).map(|g| components.find(g)).collect();
+    drop(components);
+    let mut size = vec![0u32; n];
+    for &r in &root {
+        size[r as usize] += 1;
     }
-    for edge in edges {
-        if let Some(component) = by_component.get_mut(&components.find(edge.a)) {
-            component.1.push(*edge);
+    let mut number = vec![NONE; n];
+    let mut count = 0usize;
+    let mut member_starts: Vec<usize> = vec![0];
+    for &r in &root {
+        if size[r as usize] > 1 && number[r as usize] == NONE {
+            number[r as usize] = count as u32;
+            count += 1;
+            member_starts.push(member_starts[count - 1] + size[r as usize] as usize);
         }
     }
-    let mut work: Vec<(Vec<u32>, Vec<StoryEdge>)> = by_component
-        .into_values()
-        .filter(|(m, _)| m.len() > 1)
-        .collect();
-    work.sort_unstable_by_key(|(members, _)| members[0]);
-    let merged: Vec<Vec<(u32, u32)>> = work
-        .par_iter()
-        .map(|(members, component_edges)| {
-            link_component(vectors, members, component_edges, threshold)
+    drop(size);
+    let component = |g: u32| number[root[g as usize] as usize];
+    let mut members = vec![0u32; member_starts[count]];
+    let mut next = member_starts.clone();
+    for g in 0..n as u32 {
+        let c = component(g);
+        if c != NONE {
+            members[next[c as usize]] = g;
+            next[c as usize] += 1;
+        }
+    }
+    let mut edge_starts = vec![0usize; count + 1];
+    for edge in edges {
+        let c = component(edge.a);
+        if c != NONE {
+            edge_starts[c as usize + 1] += 1;
+        }
+    }
+    for c in 0..count {
+        edge_starts[c + 1] += edge_starts[c];
+    }
+    let mut component_edges = vec![0u32; edge_starts[count]];
+    let mut next = edge_starts.clone();
+    for (e, edge) in edges.iter().enumerate() {
+        let c = component(edge.a);
+        if c != NONE {
+            component_edges[next[c as usize]] = e as u32;
+            next[c as usize] += 1;
+        }
+    }
+    drop(next);
+    let merged: Vec<Vec<(u32, u32)>> = (0..count)
+        .into_par_iter()
+        .map(|c| {
+            link_component(
+                vectors,
+                &members[member_starts[c]..member_starts[c + 1]],
+                edges,
+                &component_edges[edge_starts[c]..edge_starts[c + 1]],
+                threshold,
+            )
         })
         .collect();
     let mut labels: Vec<u32> = (0..n as u32).collect();
@@ -520,19 +887,22 @@ pub fn average_linkage(vectors: &[TermVector], edges: &[StoryEdge], threshold: f
     labels
 }
 
+/// A sparse sum of vectors, sorted by term.
+type Sum<T> = Vec<(T, f32)>;
+
 /// The summed vectors of the clusters of one component. A cluster that has not merged yet is
 /// its group's own vector, not a copy: most groups never merge.
-struct ClusterSums<'v> {
-    merged: Vec<Option<TermVector>>,
-    vectors: &'v [TermVector],
+struct ClusterSums<'v, V: Vectors + ?Sized> {
+    merged: Vec<Option<Sum<V::Term>>>,
+    vectors: &'v V,
     members: &'v [u32],
 }
 
-impl ClusterSums<'_> {
-    fn get(&self, cluster: usize) -> &[(u64, f32)] {
+impl<V: Vectors + ?Sized> ClusterSums<'_, V> {
+    fn get(&self, cluster: usize) -> &[(V::Term, f32)] {
         match &self.merged[cluster] {
             Some(sum) => sum,
-            None => &self.vectors[self.members[cluster] as usize],
+            None => self.vectors.vector(self.members[cluster] as usize),
         }
     }
 
@@ -544,19 +914,47 @@ impl ClusterSums<'_> {
     }
 }
 
-/// Group-average linkage inside one connected component; `members` are sorted group ids.
-/// Returns (group, label) pairs.
+/// Cluster `c`'s dot products with its linked clusters: (cluster, dot), sorted by cluster.
+type Dots = Vec<(u32, f64)>;
+
+/// Sets `c`'s dot with `a` after `b` merged into `a` (`a < b`): the entry of `b` goes.
+fn relink(dots: &mut Dots, a: u32, b: u32, dot: f64) {
+    let at_a = dots.binary_search_by_key(&a, |&(c, _)| c);
+    let at_b = dots.binary_search_by_key(&b, |&(c, _)| c);
+    match (at_a, at_b) {
+        (Ok(i), Ok(j)) => {
+            dots[i].1 = dot;
+            dots.remove(j);
+        }
+        (Ok(i), Err(_)) => dots[i].1 = dot,
+        (Err(i), Ok(j)) if i <= j => {
+            // a sorts before b: shift the entries between them instead of removing and inserting.
+            dots[i..=j].rotate_right(1);
+            dots[i] = (a, dot);
+        }
+        (Err(i), Ok(j)) => {
+            dots.remove(j);
+            dots.insert(i - 1, (a, dot));
+        }
+        (Err(i), Err(_)) => dots.insert(i, (a, dot)),
+    }
+}
+
+/// Group-average linkage inside one connected component; `members` are sorted group ids, and
+/// `edge_ids` index the component's `edges`. Returns (group, label) pairs.
 ///
 /// For every linked pair of clusters it keeps the exact dot product of their summed vectors:
 /// after a merge A + B, the dot with a neighbour C is dot(A, C) + dot(B, C), so only the pairs
 /// that were not linked before need a sparse dot product.
-fn link_component(
-    vectors: &[TermVector],
+fn link_component<V: Vectors + ?Sized>(
+    vectors: &V,
     members: &[u32],
     edges: &[StoryEdge],
+    edge_ids: &[u32],
     threshold: f64,
 ) -> Vec<(u32, u32)> {
     let local = |g: u32| members.binary_search(&g).unwrap_or_default() as u32;
+    let edges = || edge_ids.iter().map(|&e| edges[e as usize]);
     let n = members.len();
     let mut sums = ClusterSums {
         merged: vec![None; n],
@@ -566,12 +964,32 @@ fn link_component(
     let mut size = vec![1u32; n];
     let mut version = vec![0u32; n];
     let mut alive = vec![true; n];
-    // dots[a][c]: dot product of the summed vectors of linked live clusters a and c.
-    let mut dots: Vec<AHashMap<u32, f64>> = vec![AHashMap::new(); n];
-    for edge in edges {
+    // dots[a]: dot products of the summed vectors of a and its linked live clusters (a later
+    // edge of the same pair replaces an earlier one).
+    let mut degree = vec![0u32; n];
+    for edge in edges() {
+        degree[local(edge.a) as usize] += 1;
+        degree[local(edge.b) as usize] += 1;
+    }
+    let mut dots: Vec<Dots> = degree
+        .iter()
+        .map(|&d| Vec::with_capacity(d as usize))
+        .collect();
+    drop(degree);
+    for edge in edges() {
         let (a, b) = (local(edge.a), local(edge.b));
-        dots[a as usize].insert(b, edge.similarity as f64);
-        dots[b as usize].insert(a, edge.similarity as f64);
+        dots[a as usize].push((b, edge.similarity as f64));
+        dots[b as usize].push((a, edge.similarity as f64));
+    }
+    for list in dots.iter_mut() {
+        list.sort_by_key(|&(c, _)| c);
+        list.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                earlier.1 = later.1;
+            }
+            same
+        });
     }
     let mut heap: BinaryHeap<MergeCandidate> = BinaryHeap::new();
     let push =
@@ -586,7 +1004,7 @@ fn link_component(
                 });
             }
         };
-    for edge in edges {
+    for edge in edges() {
         push(
             &mut heap,
             local(edge.a),
@@ -612,38 +1030,48 @@ fn link_component(
         parent[ub] = a;
         let a_dots = std::mem::take(&mut dots[ua]);
         let b_dots = std::mem::take(&mut dots[ub]);
-        let mut neighbours: Vec<u32> = a_dots
-            .keys()
-            .chain(b_dots.keys())
-            .copied()
-            .filter(|&c| c != a && c != b)
-            .collect();
-        neighbours.sort_unstable();
-        neighbours.dedup();
-        let merged_dots: Vec<(u32, f64)> = neighbours
-            .iter()
-            .map(|&c| {
-                let with_a = a_dots
-                    .get(&c)
-                    .copied()
-                    .unwrap_or_else(|| sparse_dot(sums.get(ua), sums.get(c as usize)));
-                let with_b = b_dots
-                    .get(&c)
-                    .copied()
-                    .unwrap_or_else(|| sparse_dot(sums.get(ub), sums.get(c as usize)));
-                (c, with_a + with_b)
-            })
-            .collect();
+        // The neighbours of a or b, ascending, with their dot with a + b.
+        let mut merged_dots: Dots = Vec::with_capacity(a_dots.len() + b_dots.len());
+        let (mut i, mut j) = (0, 0);
+        while i < a_dots.len() || j < b_dots.len() {
+            let c = match (a_dots.get(i), b_dots.get(j)) {
+                (Some(&(x, _)), Some(&(y, _))) => x.min(y),
+                (Some(&(x, _)), None) => x,
+                (None, Some(&(y, _))) => y,
+                (None, None) => break,
+            };
+            let with_a = match a_dots.get(i) {
+                Some(&(x, dot)) if x == c => {
+                    i += 1;
+                    Some(dot)
+                }
+                _ => None,
+            };
+            let with_b = match b_dots.get(j) {
+                Some(&(y, dot)) if y == c => {
+                    j += 1;
+                    Some(dot)
+                }
+                _ => None,
+            };
+            if c == a || c == b {
+                continue;
+            }
+            let with_a = with_a.unwrap_or_else(|| sparse_dot(sums.get(ua), sums.get(c as usize)));
+            let with_b = with_b.unwrap_or_else(|| sparse_dot(sums.get(ub), sums.get(c as usize)));
+            merged_dots.push((c, with_a + with_b));
+        }
+        drop(a_dots);
+        drop(b_dots);
+        merged_dots.shrink_to_fit();
         sums.merge(ua, ub);
         size[ua] += size[ub];
         version[ua] += 1;
         for &(c, dot) in &merged_dots {
-            let c_dots = &mut dots[c as usize];
-            c_dots.remove(&b);
-            c_dots.insert(a, dot);
+            relink(&mut dots[c as usize], a, b, dot);
             push(&mut heap, a, c, dot, &size, &version);
         }
-        dots[ua] = merged_dots.into_iter().collect();
+        dots[ua] = merged_dots;
     }
     (0..n as u32)
         .map(|i| (members[i as usize], members[find_root(&parent, i) as usize]))
@@ -662,36 +1090,45 @@ fn find_root(parent: &[u32], mut x: u32) -> u32 {
 /// "Klitschko", "heavyweight", "title") weigh less than the terms that tell two events of that
 /// topic apart ("Rahman" vs "Thompson"). A split is kept only between parts of at least
 /// `min_part` groups (see [`keep_major_parts`]). Returns new labels.
-pub fn refine(
-    vectors: &[TermVector],
+pub fn refine<V: Vectors + ?Sized>(
+    vectors: &V,
     edges: &[StoryEdge],
     labels: &[u32],
     threshold: f64,
     min_part: usize,
 ) -> Vec<u32> {
-    let mut members: AHashMap<u32, Vec<u32>> = AHashMap::new();
-    for (g, &label) in labels.iter().enumerate() {
-        members.entry(label).or_default().push(g as u32);
-    }
-    let mut inside: AHashMap<u32, Vec<StoryEdge>> = AHashMap::new();
-    for edge in edges {
-        if labels[edge.a as usize] == labels[edge.b as usize] {
-            inside
-                .entry(labels[edge.a as usize])
-                .or_default()
-                .push(*edge);
+    // The clusters to split, in label order, and each group's place among them.
+    let mut by_label: Vec<(u32, u32)> = labels
+        .iter()
+        .enumerate()
+        .map(|(g, &label)| (label, g as u32))
+        .collect();
+    by_label.sort_unstable();
+    let mut number = vec![NONE; labels.len()];
+    let mut clusters: Vec<Vec<u32>> = Vec::new();
+    for cluster in by_label.chunk_by(|x, y| x.0 == y.0) {
+        if cluster.len() >= 2 * min_part.max(1) {
+            for &(_, g) in cluster {
+                number[g as usize] = clusters.len() as u32;
+            }
+            clusters.push(cluster.iter().map(|&(_, g)| g).collect());
         }
     }
-    let mut clusters: Vec<(u32, Vec<u32>)> = members
-        .into_iter()
-        .filter(|(_, m)| m.len() >= 2 * min_part.max(1))
-        .collect();
-    clusters.sort_unstable();
+    drop(by_label);
+    let cluster_of = |g: u32| number[g as usize];
+    let mut inside: Vec<Vec<StoryEdge>> = vec![Vec::new(); clusters.len()];
+    for edge in edges {
+        if labels[edge.a as usize] == labels[edge.b as usize] {
+            let c = cluster_of(edge.a);
+            if c != NONE {
+                inside[c as usize].push(*edge);
+            }
+        }
+    }
     let splits: Vec<Vec<(u32, u32)>> = clusters
         .par_iter()
-        .map(|(label, cluster)| {
-            let no_edges = Vec::new();
-            let cluster_edges = inside.get(label).unwrap_or(&no_edges);
+        .zip(inside.par_iter())
+        .map(|(cluster, cluster_edges)| {
             split_cluster(vectors, cluster, cluster_edges, threshold, min_part)
         })
         .collect();
@@ -703,8 +1140,8 @@ pub fn refine(
 }
 
 /// Re-clusters one cluster with local document frequencies; returns (group, new label) pairs.
-fn split_cluster(
-    vectors: &[TermVector],
+fn split_cluster<V: Vectors + ?Sized>(
+    vectors: &V,
     cluster: &[u32],
     edges: &[StoryEdge],
     threshold: f64,
@@ -715,17 +1152,18 @@ fn split_cluster(
         .enumerate()
         .map(|(i, &g)| (g, i as u32))
         .collect();
-    let mut df: AHashMap<u64, f32> = AHashMap::new();
+    let mut df: AHashMap<V::Term, f32> = AHashMap::new();
     for &g in cluster {
-        for &(term, _) in &vectors[g as usize] {
+        for &(term, _) in vectors.vector(g as usize) {
             *df.entry(term).or_default() += 1.0;
         }
     }
     let n = cluster.len() as f32;
-    let local: Vec<TermVector> = cluster
+    let local: Vec<Vec<(V::Term, f32)>> = cluster
         .iter()
         .map(|&g| {
-            let mut v: TermVector = vectors[g as usize]
+            let mut v: Vec<(V::Term, f32)> = vectors
+                .vector(g as usize)
                 .iter()
                 .map(|&(term, w)| (term, w * idf_value(n, df[&term])))
                 .collect();
@@ -733,6 +1171,7 @@ fn split_cluster(
             v
         })
         .collect();
+    drop(df);
     // Similarities under the local weights (the global ones would be stale).
     let local_edges: Vec<StoryEdge> = edges
         .iter()
@@ -745,9 +1184,11 @@ fn split_cluster(
             }
         })
         .collect();
+    drop(position);
+    let local = local.as_slice();
     let parts = keep_major_parts(
-        &local,
-        average_linkage(&local, &local_edges, threshold),
+        local,
+        average_linkage(local, &local_edges, threshold),
         min_part,
     );
     cluster
@@ -760,7 +1201,11 @@ fn split_cluster(
 /// Keeps a split only between parts of at least `min_part` members; a smaller part's members
 /// join the major part they are most similar to on average. With fewer than two major parts,
 /// the cluster stays whole.
-fn keep_major_parts(vectors: &[TermVector], labels: Vec<u32>, min_part: usize) -> Vec<u32> {
+fn keep_major_parts<V: Vectors + ?Sized>(
+    vectors: &V,
+    labels: Vec<u32>,
+    min_part: usize,
+) -> Vec<u32> {
     let mut parts: AHashMap<u32, Vec<u32>> = AHashMap::new();
     for (i, &label) in labels.iter().enumerate() {
         parts.entry(label).or_default().push(i as u32);
@@ -774,11 +1219,11 @@ fn keep_major_parts(vectors: &[TermVector], labels: Vec<u32>, min_part: usize) -
     if major.len() < 2 {
         return vec![0; labels.len()];
     }
-    let sums: Vec<(u32, TermVector, usize)> = major
+    let sums: Vec<(u32, Sum<V::Term>, usize)> = major
         .iter()
         .map(|&label| {
-            let sum = parts[&label].iter().fold(TermVector::new(), |sum, &i| {
-                sparse_add(&sum, &vectors[i as usize])
+            let sum = parts[&label].iter().fold(Vec::new(), |sum, &i| {
+                sparse_add(&sum, vectors.vector(i as usize))
             });
             (label, sum, parts[&label].len())
         })
@@ -791,7 +1236,7 @@ fn keep_major_parts(vectors: &[TermVector], labels: Vec<u32>, min_part: usize) -
                 return label;
             }
             sums.iter()
-                .map(|(l, sum, size)| (sparse_dot(&vectors[i], sum) / *size as f64, *l))
+                .map(|(l, sum, size)| (sparse_dot(vectors.vector(i), sum) / *size as f64, *l))
                 .max_by(|x, y| x.0.total_cmp(&y.0).then(y.1.cmp(&x.1)))
                 .map_or(label, |(_, l)| l)
         })
@@ -806,18 +1251,28 @@ pub fn centroid_assignment(
     edges: &[StoryEdge],
     threshold: f64,
 ) -> Vec<u32> {
-    let n = vectors.len();
+    centroid_assignment_by(vectors, &orders(groups), edges, threshold)
+}
+
+/// [`centroid_assignment`], given each group's place in date order.
+fn centroid_assignment_by<V: Vectors + ?Sized>(
+    vectors: &V,
+    order: &[u32],
+    edges: &[StoryEdge],
+    threshold: f64,
+) -> Vec<u32> {
+    let n = vectors.count();
     let mut neighbours: Vec<Vec<u32>> = vec![Vec::new(); n];
     for edge in edges {
         neighbours[edge.a as usize].push(edge.b);
         neighbours[edge.b as usize].push(edge.a);
     }
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    order.sort_by_key(|&g| groups[g as usize].order);
+    let mut by_date: Vec<u32> = (0..n as u32).collect();
+    by_date.sort_by_key(|&g| order[g as usize]);
     let mut label: Vec<Option<u32>> = vec![None; n];
-    let mut centroids: AHashMap<u32, AHashMap<u64, f32>> = AHashMap::new();
-    for g in order {
-        let vector = &vectors[g as usize];
+    let mut centroids: AHashMap<u32, AHashMap<V::Term, f32>> = AHashMap::new();
+    for g in by_date {
+        let vector = vectors.vector(g as usize);
         let mut stories: Vec<u32> = neighbours[g as usize]
             .iter()
             .filter_map(|&h| label[h as usize])
@@ -834,8 +1289,8 @@ pub fn centroid_assignment(
         };
         label[g as usize] = Some(story);
         let centroid = centroids.entry(story).or_default();
-        for &(hash, weight) in vector {
-            *centroid.entry(hash).or_default() += weight;
+        for &(term, weight) in vector {
+            *centroid.entry(term).or_default() += weight;
         }
     }
     label
@@ -845,14 +1300,14 @@ pub fn centroid_assignment(
         .collect()
 }
 
-fn centroid_cosine(centroid: &AHashMap<u64, f32>, vector: &TermVector) -> f32 {
+fn centroid_cosine<T: TermKey>(centroid: &AHashMap<T, f32>, vector: &[(T, f32)]) -> f32 {
     let norm: f32 = centroid.values().map(|w| w * w).sum::<f32>().sqrt();
     if norm == 0.0 {
         return 0.0;
     }
     let dot: f32 = vector
         .iter()
-        .filter_map(|(hash, w)| centroid.get(hash).map(|c| c * w))
+        .filter_map(|(term, w)| centroid.get(term).map(|c| c * w))
         .sum();
     dot / norm
 }
@@ -861,23 +1316,36 @@ fn centroid_cosine(centroid: &AHashMap<u64, f32>, vector: &TermVector) -> f32 {
 /// `i`), and the groups' TF-IDF vectors.
 ///
 /// The groups' term scores are consumed (emptied) once their vectors are built; labels stay for
-/// [`keywords`].
+/// [`keywords`]. [`StoryTerms::detect`] does the same over compactly stored terms.
 pub fn detect_stories(
     groups: &mut [GroupInfo],
     opts: &StoryOptions,
 ) -> (Vec<u32>, Vec<TermVector>) {
     let vectors = take_tfidf_vectors(groups);
-    let groups = &*groups;
-    let pairs = candidate_pairs(&vectors, groups, opts);
-    let edges = score_edges(&pairs, &vectors, groups, opts);
+    let (order, days) = (orders(groups), days(groups));
+    let edges = {
+        let pairs = candidate_pairs_by(vectors.as_slice(), &order, opts);
+        score_edges_by(&pairs, vectors.as_slice(), &days, opts)
+    };
+    let labels = stories_from_edges(vectors.as_slice(), &edges, &order, opts);
+    (labels, vectors)
+}
+
+/// Clustering and refinement over scored edges: a story label per group.
+fn stories_from_edges<V: Vectors + ?Sized>(
+    vectors: &V,
+    edges: &[StoryEdge],
+    order: &[u32],
+    opts: &StoryOptions,
+) -> Vec<u32> {
     let mut labels = match opts.method {
-        StoryMethod::Average => average_linkage(&vectors, &edges, opts.threshold),
-        StoryMethod::Centroid => centroid_assignment(&vectors, groups, &edges, opts.threshold),
+        StoryMethod::Average => average_linkage(vectors, edges, opts.threshold),
+        StoryMethod::Centroid => centroid_assignment_by(vectors, order, edges, opts.threshold),
     };
     if let Some(threshold) = opts.refine_threshold {
-        labels = refine(&vectors, &edges, &labels, threshold, opts.min_part);
+        labels = refine(vectors, edges, &labels, threshold, opts.min_part);
     }
-    (labels, vectors)
+    labels
 }
 
 /// Turns a label per dup group into stories, numbered by size in articles (largest first), then
@@ -907,25 +1375,39 @@ pub fn stories_from_labels(labels: &[u32], group_sizes: &[usize]) -> Vec<Story> 
 
 /// The `;`-joined labels of a story's heaviest terms.
 pub fn keywords(members: &[&GroupInfo], vectors: &[&TermVector], count: usize) -> String {
-    let mut weights: AHashMap<u64, f32> = AHashMap::new();
+    keywords_by(
+        vectors.iter().map(|v| v.as_slice()),
+        |hash| {
+            members.iter().find_map(|m| {
+                m.terms
+                    .labels
+                    .binary_search_by_key(&hash, |(h, _)| *h)
+                    .ok()
+                    .map(|i| m.terms.labels[i].1.as_str())
+            })
+        },
+        count,
+    )
+}
+
+/// [`keywords`] of the members' `vectors`, given the first member's label of a term.
+fn keywords_by<'a, T: TermKey + 'a>(
+    vectors: impl Iterator<Item = &'a [(T, f32)]>,
+    label_of: impl Fn(T) -> Option<&'a str>,
+    count: usize,
+) -> String {
+    let mut weights: AHashMap<T, f32> = AHashMap::new();
     for vector in vectors {
-        for &(hash, weight) in vector.iter() {
-            *weights.entry(hash).or_default() += weight;
+        for &(term, weight) in vector {
+            *weights.entry(term).or_default() += weight;
         }
     }
-    let mut ranked: Vec<(u64, f32)> = weights.into_iter().collect();
+    let mut ranked: Vec<(T, f32)> = weights.into_iter().collect();
     ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut chosen: Vec<String> = Vec::new();
     let mut covered: ahash::AHashSet<String> = ahash::AHashSet::new();
-    for (hash, _) in ranked {
-        let label = members.iter().find_map(|m| {
-            m.terms
-                .labels
-                .binary_search_by_key(&hash, |(h, _)| *h)
-                .ok()
-                .map(|i| &m.terms.labels[i].1)
-        });
-        let Some(label) = label else {
+    for (term, _) in ranked {
+        let Some(label) = label_of(term) else {
             continue;
         };
         let label = label.trim_end_matches("'s").trim_end_matches("\u{2019}s");
