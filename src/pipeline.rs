@@ -590,7 +590,7 @@ struct GroupTerms<'a> {
     groups: &'a [DupGroup],
     /// Members not yet seen, per group.
     missing: Vec<u32>,
-    open: ahash::AHashMap<u32, story::TermsAccumulator>,
+    /// The groups' terms: complete, and sums of the members seen so far.
     done: story::StoryTermsBuilder,
 }
 
@@ -609,19 +609,14 @@ impl<'a> GroupTerms<'a> {
             rank,
             groups,
             missing: groups.iter().map(|g| g.members.len() as u32).collect(),
-            open: ahash::AHashMap::new(),
             done: story::StoryTermsBuilder::new(groups.len()),
         }
     }
 
     /// Every group's terms: the mean of its articles' terms (see [`story::merge_terms`]).
-    fn finish(mut self) -> story::StoryTerms {
-        // Groups with an article that was not revisited (none, unless the input changed).
-        let mut open: Vec<(u32, story::TermsAccumulator)> = self.open.into_iter().collect();
-        open.sort_unstable_by_key(|(g, _)| *g);
-        for (g, terms) in open {
-            self.done.set(g as usize, terms.finish());
-        }
+    fn finish(self) -> story::StoryTerms {
+        // Groups with an article that was not revisited (none, unless the input changed) are
+        // completed in group order.
         self.done.finish()
     }
 }
@@ -637,35 +632,33 @@ enum Folded {
 impl Revisit for GroupTerms<'_> {
     fn batch(&mut self, batch: &[(usize, &Article)]) {
         let (skipped, opts, dup_of, groups) = (self.skipped, self.opts, self.dup_of, self.groups);
-        let terms: Vec<Folded> = batch
-            .par_iter()
-            .map_init(Worker::default, |worker, &(doc, article)| {
-                let terms =
-                    trimmed_article_terms(article, skipped.of(doc), opts, &mut worker.scratch);
-                let members = groups[dup_of[doc] as usize].members.len();
-                if members == 1 {
-                    // merge_terms of one article is its terms: its scores, and the labels of its
-                    // LABELLED_TERMS heaviest terms, which are the labels trimming kept.
-                    return Folded::Single(terms);
-                }
-                Folded::Member(terms)
-            })
-            .collect();
-        // Sums in input order, whatever the thread count.
-        for (&(doc, _), terms) in batch.iter().zip(terms) {
-            let g = self.dup_of[doc];
-            match terms {
-                Folded::Single(terms) => self.done.set(g as usize, terms),
-                Folded::Member(terms) => {
-                    let members = self.groups[g as usize].members.len();
-                    self.open
-                        .entry(g)
-                        .or_insert_with(|| story::TermsAccumulator::new(members))
-                        .add(self.rank[doc] as usize, terms);
-                    self.missing[g as usize] -= 1;
-                    if self.missing[g as usize] == 0 {
-                        if let Some(sum) = self.open.remove(&g) {
-                            self.done.set(g as usize, sum.finish());
+        // A slice of the batch at a time: the articles' terms wait for the sequential part.
+        for chunk in batch.chunks(TERMS_CHUNK) {
+            let terms: Vec<Folded> = chunk
+                .par_iter()
+                .map_init(Worker::default, |worker, &(doc, article)| {
+                    let terms =
+                        trimmed_article_terms(article, skipped.of(doc), opts, &mut worker.scratch);
+                    let members = groups[dup_of[doc] as usize].members.len();
+                    if members == 1 {
+                        // merge_terms of one article is its terms: its scores, and the labels of
+                        // its LABELLED_TERMS heaviest terms, which are the labels trimming kept.
+                        return Folded::Single(terms);
+                    }
+                    Folded::Member(terms)
+                })
+                .collect();
+            // Sums in input order, whatever the thread count.
+            for (&(doc, _), terms) in chunk.iter().zip(terms) {
+                let g = self.dup_of[doc];
+                match terms {
+                    Folded::Single(terms) => self.done.set(g as usize, terms),
+                    Folded::Member(terms) => {
+                        let members = self.groups[g as usize].members.len();
+                        self.done.add(g, members, self.rank[doc] as usize, terms);
+                        self.missing[g as usize] -= 1;
+                        if self.missing[g as usize] == 0 {
+                            self.done.complete(g);
                         }
                     }
                 }
@@ -673,6 +666,9 @@ impl Revisit for GroupTerms<'_> {
         }
     }
 }
+
+/// Articles whose terms the third pass extracts at once.
+const TERMS_CHUNK: usize = 1024;
 
 /// A pass over re-read files: matches each record to its first-pass article by origin
 /// (rejected records were dropped from the first pass and are skipped here).

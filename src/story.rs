@@ -219,6 +219,19 @@ pub struct StoryTermsBuilder {
     /// Per term number: its last label in the table, and per label the previous one of its term.
     last_label: Vec<u32>,
     previous_label: Vec<u32>,
+    /// Groups whose members are still arriving.
+    open: AHashMap<u32, OpenGroup>,
+}
+
+/// A group's terms while its members arrive, as [`TermsAccumulator`] sums them, over term
+/// numbers with labels interned: no string is held.
+#[derive(Debug, Default)]
+struct OpenGroup {
+    members: usize,
+    /// (term, summed score / members), sorted by term number.
+    scores: Vec<(u32, f32)>,
+    /// (term, rank of the member it came from, label), sorted by term number.
+    labels: Vec<(u32, u32, u32)>,
 }
 
 impl StoryTermsBuilder {
@@ -265,6 +278,122 @@ impl StoryTermsBuilder {
         id
     }
 
+    /// Adds the terms of a member of group `g` of `members` articles, `rank` its place in the
+    /// group: when all have been added ([`StoryTermsBuilder::complete`]), the group's terms are
+    /// those [`TermsAccumulator`] gives for members added in the same order.
+    pub fn add(&mut self, g: u32, members: usize, rank: usize, terms: DocTerms) {
+        let DocTerms { scores, labels } = terms;
+        // Stable sorts: a term repeated within one member keeps its order (merge_terms' order).
+        let mut scores: Vec<(u32, f32)> = scores
+            .into_iter()
+            .map(|(hash, score)| (self.term(hash), score))
+            .collect();
+        scores.sort_by_key(|&(term, _)| term);
+        let mut labels: Vec<(u32, u32)> = labels
+            .into_iter()
+            .map(|(hash, label)| {
+                let term = self.term(hash);
+                (term, self.label(term, &label))
+            })
+            .collect();
+        labels.sort_by_key(|&(term, _)| term);
+        let rank = u32::try_from(rank).unwrap_or(u32::MAX);
+        let group = self.open.entry(g).or_insert_with(|| OpenGroup {
+            members,
+            ..OpenGroup::default()
+        });
+        let divisor = group.members as f32;
+        let old = std::mem::take(&mut group.scores);
+        let mut merged: Vec<(u32, f32)> = Vec::with_capacity(old.len() + scores.len());
+        let mut old = old.into_iter().peekable();
+        for (term, score) in scores {
+            while let Some(&(t, w)) = old.peek() {
+                if t >= term {
+                    break;
+                }
+                merged.push((t, w));
+                old.next();
+            }
+            let contribution = score / divisor;
+            match merged.last_mut() {
+                Some(last) if last.0 == term => last.1 += contribution,
+                _ => match old.next_if(|&(t, _)| t == term) {
+                    Some((_, w)) => merged.push((term, w + contribution)),
+                    None => merged.push((term, 0.0 + contribution)),
+                },
+            }
+        }
+        merged.extend(old);
+        merged.shrink_to_fit();
+        group.scores = merged;
+
+        let old = std::mem::take(&mut group.labels);
+        let mut merged: Vec<(u32, u32, u32)> = Vec::with_capacity(old.len() + labels.len());
+        let mut old = old.into_iter().peekable();
+        for (term, label) in labels {
+            while let Some(&(t, _, _)) = old.peek() {
+                if t >= term {
+                    break;
+                }
+                merged.extend(old.next());
+            }
+            if let Some(last) = merged.last_mut() {
+                if last.0 == term {
+                    if rank < last.1 {
+                        *last = (term, rank, label);
+                    }
+                    continue;
+                }
+            }
+            match old.next_if(|&(t, _, _)| t == term) {
+                Some(existing) if existing.1 <= rank => merged.push(existing),
+                _ => merged.push((term, rank, label)),
+            }
+        }
+        merged.extend(old);
+        merged.shrink_to_fit();
+        group.labels = merged;
+    }
+
+    /// Stores group `g`'s terms once all its members have been added (as
+    /// [`TermsAccumulator::finish`] gives them).
+    pub fn complete(&mut self, g: u32) {
+        let Some(group) = self.open.remove(&g) else {
+            return;
+        };
+        let OpenGroup {
+            mut scores, labels, ..
+        } = group;
+        let hashes = &self.hashes;
+        scores.sort_unstable_by_key(|&(term, _)| hashes[term as usize]);
+        let mut ranked: Vec<(u64, f32)> = scores
+            .iter()
+            .map(|&(term, score)| (hashes[term as usize], score))
+            .collect();
+        ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(LABELLED_TERMS);
+        let mut top: Vec<u64> = ranked.into_iter().map(|(hash, _)| hash).collect();
+        top.sort_unstable();
+        let mut labels: Vec<(u64, u32)> = labels
+            .into_iter()
+            .map(|(term, _, label)| (hashes[term as usize], label))
+            .filter(|(hash, _)| top.binary_search(hash).is_ok())
+            .collect();
+        labels.sort_unstable_by_key(|&(hash, _)| hash);
+        let g = g as usize;
+        if g >= self.vectors.spans.len() {
+            return;
+        }
+        let start = self.vectors.entries.len();
+        self.vectors.entries.extend_from_slice(&scores);
+        self.vectors.spans[g] = (start, scores.len() as u32);
+        let start = self.labels.labels.len();
+        self.labels
+            .labels
+            .extend(labels.into_iter().map(|(_, label)| label));
+        self.labels.spans[g] = (start, (self.labels.labels.len() - start) as u32);
+    }
+
     /// Sets group `g`'s terms (scores and labels keep their order).
     pub fn set(&mut self, g: usize, terms: DocTerms) {
         if g >= self.vectors.spans.len() {
@@ -286,8 +415,14 @@ impl StoryTermsBuilder {
         self.labels.spans[g] = (start, (self.labels.labels.len() - start) as u32);
     }
 
-    /// The groups' terms, renumbered in hash order.
-    pub fn finish(self) -> StoryTerms {
+    /// The groups' terms, renumbered in hash order. Groups still open (a member was never
+    /// added) are completed first, in group order.
+    pub fn finish(mut self) -> StoryTerms {
+        let mut open: Vec<u32> = self.open.keys().copied().collect();
+        open.sort_unstable();
+        for g in open {
+            self.complete(g);
+        }
         let StoryTermsBuilder {
             ids,
             hashes,
