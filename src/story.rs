@@ -478,10 +478,7 @@ impl StoryTerms {
     pub fn detect(&mut self, order: &[u32], days: &[Option<i64>], opts: &StoryOptions) -> Vec<u32> {
         self.weigh();
         let vectors = &self.vectors;
-        let edges = {
-            let pairs = candidate_pairs_by(vectors, order, opts);
-            score_edges_by(&pairs, vectors, days, opts)
-        };
+        let edges = candidate_edges(vectors, order, days, opts, PAIRS_AT_ONCE);
         stories_from_edges(vectors, &edges, order, opts)
     }
 
@@ -825,6 +822,88 @@ fn candidate_pairs_by<V: Vectors + ?Sized>(
     pairs.par_sort_unstable();
     pairs.dedup();
     pairs
+}
+
+/// Candidate pairs held at once by [`candidate_edges`].
+const PAIRS_AT_ONCE: usize = 1 << 22;
+
+/// [`score_edges`] of [`candidate_pairs`], without holding every candidate pair: the pairs are
+/// made, sorted and scored a range of first groups at a time (the same edges, in the same order).
+fn candidate_edges<V: Vectors + ?Sized>(
+    vectors: &V,
+    order: &[u32],
+    days: &[Option<i64>],
+    opts: &StoryOptions,
+    pairs_at_once: usize,
+) -> Vec<StoryEdge> {
+    let mut keyed: Vec<(u64, u32)> = (0..vectors.count())
+        .into_par_iter()
+        .flat_map_iter(|g| {
+            top_terms(vectors.vector(g), opts.top_terms)
+                .into_iter()
+                .map(move |term| (term.into(), g as u32))
+        })
+        .collect();
+    // Term buckets as `lsh::bucket_pairs` pairs them: all pairs of a small bucket (groups
+    // ascending), a window in date order in a hot one.
+    keyed.sort_unstable();
+    let mut members: Vec<u32> = keyed.iter().map(|&(_, g)| g).collect();
+    let mut buckets: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    for bucket in keyed.chunk_by(|x, y| x.0 == y.0) {
+        let range = (start, start + bucket.len());
+        start = range.1;
+        if bucket.len() < 2 {
+            continue;
+        }
+        if bucket.len() > TERM_BUCKET {
+            members[range.0..range.1].sort_unstable_by_key(|&g| (order[g as usize], g));
+        }
+        buckets.push(range);
+    }
+    drop(keyed);
+    let each_pair = |f: &mut dyn FnMut(u32, u32)| {
+        for &(start, end) in &buckets {
+            let bucket = &members[start..end];
+            let window = if bucket.len() <= TERM_BUCKET {
+                bucket.len()
+            } else {
+                TERM_WINDOW
+            };
+            for (i, &a) in bucket.iter().enumerate() {
+                for &b in bucket[i + 1..].iter().take(window) {
+                    f(a.min(b), a.max(b));
+                }
+            }
+        }
+    };
+    // Ranges of first groups with at most `pairs_at_once` pairs each (one group may have more).
+    let mut count = vec![0u32; vectors.count()];
+    each_pair(&mut |a, _| count[a as usize] = count[a as usize].saturating_add(1));
+    let mut ranges: Vec<(u32, u32)> = Vec::new();
+    let (mut from, mut pairs) = (0u32, 0usize);
+    for (a, &c) in count.iter().enumerate() {
+        if pairs > 0 && pairs + c as usize > pairs_at_once {
+            ranges.push((from, a as u32));
+            (from, pairs) = (a as u32, 0);
+        }
+        pairs += c as usize;
+    }
+    ranges.push((from, count.len() as u32));
+    drop(count);
+    let mut edges = Vec::new();
+    for (from, to) in ranges {
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        each_pair(&mut |a, b| {
+            if (from..to).contains(&a) {
+                pairs.push((a, b));
+            }
+        });
+        pairs.par_sort_unstable();
+        pairs.dedup();
+        edges.extend(score_edges_by(&pairs, vectors, days, opts));
+    }
+    edges
 }
 
 /// A scored candidate edge between two groups.
@@ -1512,10 +1591,7 @@ pub fn detect_stories(
 ) -> (Vec<u32>, Vec<TermVector>) {
     let vectors = take_tfidf_vectors(groups);
     let (order, days) = (orders(groups), days(groups));
-    let edges = {
-        let pairs = candidate_pairs_by(vectors.as_slice(), &order, opts);
-        score_edges_by(&pairs, vectors.as_slice(), &days, opts)
-    };
+    let edges = candidate_edges(vectors.as_slice(), &order, &days, opts, PAIRS_AT_ONCE);
     let labels = stories_from_edges(vectors.as_slice(), &edges, &order, opts);
     (labels, vectors)
 }
@@ -1722,6 +1798,139 @@ mod tests {
             let accumulated = sum.finish();
             assert_eq!(accumulated.scores, merge_terms(&reversed).scores);
             assert_eq!(accumulated.labels, merge_terms(&docs).labels);
+        }
+    }
+
+    /// Random groups about a few topics: each draws most terms from its topic's pool; labels
+    /// name the term and the group (so the first member's label can be told apart).
+    fn topic_groups(seed: u64, groups: usize) -> Vec<DocTerms> {
+        let mut state = seed;
+        let mut next = move |bound: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % bound
+        };
+        (0..groups)
+            .map(|g| {
+                let topic = next(6);
+                let mut scores: Vec<(u64, f32)> = (0..40)
+                    .map(|_| {
+                        let term = if next(4) > 0 {
+                            topic * 1000 + next(30)
+                        } else {
+                            10_000 + next(2000)
+                        };
+                        // Spread the hashes so that hash order is not topic order.
+                        let hash = term.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                        (hash, (1 + next(6)) as f32 * 0.5)
+                    })
+                    .collect();
+                scores.sort_unstable_by_key(|&(hash, _)| hash);
+                scores.dedup_by_key(|(hash, _)| *hash);
+                let labels = scores
+                    .iter()
+                    .filter(|_| next(4) > 0)
+                    .map(|&(hash, _)| (hash, format!("t{} g{}", hash % 97, g % 3)))
+                    .collect();
+                DocTerms { scores, labels }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn compact_terms_give_the_same_stories_and_keywords() {
+        for seed in [1, 2, 3] {
+            let docs = topic_groups(seed, 300);
+            let opts = StoryOptions {
+                threshold: 0.2,
+                ..StoryOptions::default()
+            };
+            let mut infos: Vec<GroupInfo> = docs
+                .iter()
+                .enumerate()
+                .map(|(g, terms)| GroupInfo {
+                    terms: terms.clone(),
+                    day: Some((g % 17) as i64),
+                    order: ((g * 7) % 300) as u32,
+                })
+                .collect();
+            let (labels, vectors) = detect_stories(&mut infos, &opts);
+            // Groups set directly, and groups summed from members (each group twice over).
+            let mut builder = StoryTermsBuilder::new(docs.len());
+            for (g, terms) in docs.iter().enumerate() {
+                if g % 2 == 0 {
+                    builder.set(g, terms.clone());
+                } else {
+                    builder.add(g as u32, 2, 1, terms.clone());
+                    builder.add(g as u32, 2, 0, terms.clone());
+                    builder.complete(g as u32);
+                }
+            }
+            let mut compact = builder.finish();
+            let order: Vec<u32> = infos.iter().map(|i| i.order).collect();
+            let days: Vec<Option<i64>> = infos.iter().map(|i| i.day).collect();
+            let compact_labels = compact.detect(&order, &days, &opts);
+            // Summing two equal halves may round differently: compare with the summed terms.
+            let mut summed: Vec<GroupInfo> = infos.clone();
+            for (g, info) in summed.iter_mut().enumerate() {
+                info.terms = if g % 2 == 0 {
+                    docs[g].clone()
+                } else {
+                    merge_terms(&[docs[g].clone(), docs[g].clone()])
+                };
+            }
+            let (summed_labels, summed_vectors) = detect_stories(&mut summed, &opts);
+            assert_eq!(compact_labels, summed_labels);
+            let stories = stories_from_labels(&summed_labels, &vec![1; docs.len()]);
+            assert!(stories.len() < docs.len() / 2, "{} stories", stories.len());
+            for story in &stories {
+                let members: Vec<&GroupInfo> = story
+                    .dup_groups
+                    .iter()
+                    .map(|&g| &summed[g as usize])
+                    .collect();
+                let vectors: Vec<&TermVector> = story
+                    .dup_groups
+                    .iter()
+                    .map(|&g| &summed_vectors[g as usize])
+                    .collect();
+                assert_eq!(
+                    compact.keywords(&story.dup_groups, 8),
+                    keywords(&members, &vectors, 8)
+                );
+            }
+            assert_eq!(labels.len(), vectors.len());
+        }
+    }
+
+    #[test]
+    fn candidate_edges_a_range_at_a_time_are_the_scored_pairs() {
+        let docs = topic_groups(9, 400);
+        let infos: Vec<GroupInfo> = docs
+            .into_iter()
+            .enumerate()
+            .map(|(g, terms)| GroupInfo {
+                terms,
+                day: Some((g % 5) as i64),
+                order: ((g * 13) % 400) as u32,
+            })
+            .collect();
+        let vectors = tfidf_vectors(&infos);
+        for window_days in [None, Some(2)] {
+            let opts = StoryOptions {
+                window_days,
+                top_terms: 4,
+                ..StoryOptions::default()
+            };
+            let pairs = candidate_pairs(&vectors, &infos, &opts);
+            let expected = score_edges(&pairs, &vectors, &infos, &opts);
+            assert!(expected.len() > 100);
+            let (order, days) = (orders(&infos), days(&infos));
+            for at_once in [1, 50, 1000, usize::MAX] {
+                let edges = candidate_edges(vectors.as_slice(), &order, &days, &opts, at_once);
+                assert_eq!(edges, expected);
+            }
         }
     }
 
