@@ -479,6 +479,7 @@ impl StoryTerms {
         self.weigh();
         let vectors = &self.vectors;
         let edges = candidate_edges(vectors, order, days, opts, PAIRS_AT_ONCE);
+        crate::pipeline::release_freed_memory();
         stories_from_edges(vectors, &edges, order, opts)
     }
 
