@@ -175,23 +175,53 @@ impl LabelTable {
     }
 }
 
-/// Each dup group's labels (see [`LABELLED_TERMS`]), as numbers in a [`LabelTable`], sorted by
-/// term.
+/// Each dup group's labels (see [`LABELLED_TERMS`]). Most terms have one display form: a
+/// group's label that is its term's first label in the table (its default) is one bit on the
+/// group's vector entry; other labels are listed, as numbers in the [`LabelTable`].
 #[derive(Debug, Clone, Default)]
 pub struct GroupLabels {
-    labels: Vec<u32>,
-    spans: Vec<Span>,
+    /// One bit per vector entry ([`GroupVectors`]' arena): the entry's term has its default
+    /// label in the group.
+    defaults: Vec<u64>,
+    /// (group, label) of the labels that are not a default (all of a group's labels, when they
+    /// are not one per term of its vector), a group's in its own order (by term).
+    listed: Vec<(u32, u32)>,
+    /// Per term: its default label.
+    default: Vec<u32>,
     table: LabelTable,
 }
 
 impl GroupLabels {
-    /// Group `g`'s display form of `term`.
-    pub fn label(&self, g: usize, term: u32) -> Option<&str> {
-        let labels = &self.labels[span_range(*self.spans.get(g)?)];
-        labels
-            .binary_search_by_key(&term, |&l| self.table.terms[l as usize])
-            .ok()
-            .map(|i| self.table.text(labels[i]))
+    fn has_default(&self, entry: usize) -> bool {
+        self.defaults
+            .get(entry / 64)
+            .is_some_and(|bits| bits >> (entry % 64) & 1 == 1)
+    }
+
+    fn set_default(&mut self, entry: usize) {
+        if self.defaults.len() <= entry / 64 {
+            self.defaults.resize(entry / 64 + 1, 0);
+        }
+        self.defaults[entry / 64] |= 1 << (entry % 64);
+    }
+
+    /// Group `g`'s display form of `term`, given the groups' vectors.
+    fn label(&self, vectors: &GroupVectors, g: usize, term: u32) -> Option<&str> {
+        let from = self
+            .listed
+            .partition_point(|&(group, _)| (group as usize) < g);
+        let to = from + self.listed[from..].partition_point(|&(group, _)| group as usize == g);
+        let listed = &self.listed[from..to];
+        if let Ok(i) = listed.binary_search_by_key(&term, |&(_, l)| self.table.terms[l as usize]) {
+            return Some(self.table.text(listed[i].1));
+        }
+        let (start, len) = *vectors.spans.get(g)?;
+        let vector = &vectors.entries[start..start + len as usize];
+        let i = vector.binary_search_by_key(&term, |&(t, _)| t).ok()?;
+        if !self.has_default(start + i) {
+            return None;
+        }
+        Some(self.table.text(*self.default.get(term as usize)?))
     }
 }
 
@@ -217,7 +247,8 @@ pub struct StoryTermsBuilder {
     hashes: Vec<u64>,
     vectors: GroupVectors,
     labels: GroupLabels,
-    /// Per term number: its last label in the table, and per label the previous one of its term.
+    /// Per term number: its last label in the table, and per label the previous one of its term
+    /// (a term's default is `labels.default`).
     last_label: Vec<u32>,
     previous_label: Vec<u32>,
     /// Groups whose members are still arriving.
@@ -243,10 +274,7 @@ impl StoryTermsBuilder {
                 entries: Vec::new(),
                 spans: vec![(0, 0); groups],
             },
-            labels: GroupLabels {
-                spans: vec![(0, 0); groups],
-                ..GroupLabels::default()
-            },
+            labels: GroupLabels::default(),
             ..StoryTermsBuilder::default()
         }
     }
@@ -257,6 +285,7 @@ impl StoryTermsBuilder {
         if id == next {
             self.hashes.push(hash);
             self.last_label.push(NO_LABEL);
+            self.labels.default.push(NO_LABEL);
         }
         id
     }
@@ -276,7 +305,53 @@ impl StoryTermsBuilder {
         table.ends.push(table.text.len());
         self.previous_label.push(self.last_label[term as usize]);
         self.last_label[term as usize] = id;
+        if self.labels.default[term as usize] == NO_LABEL {
+            self.labels.default[term as usize] = id;
+        }
         id
+    }
+
+    /// Stores group `g`'s labels, (term, label) in the order given, for its vector, the last
+    /// stored (from `start`): a term's default label as a bit on the term's entry when the
+    /// vector and the labels are sorted by hash without repeats and every label's term is in the
+    /// vector; else listed.
+    fn store_labels(&mut self, g: usize, start: usize, labels: &[(u32, u32)]) {
+        let hashes = &self.hashes;
+        let vector = &self.vectors.entries[start..];
+        let increasing = |terms: &mut dyn Iterator<Item = u32>| {
+            let hashes: Vec<u64> = terms.map(|t| hashes[t as usize]).collect();
+            hashes.windows(2).all(|w| w[0] < w[1])
+        };
+        let mut entries: Vec<usize> = Vec::with_capacity(labels.len());
+        if increasing(&mut vector.iter().map(|e| e.0))
+            && increasing(&mut labels.iter().map(|l| l.0))
+        {
+            let mut j = 0;
+            for &(term, _) in labels {
+                let hash = hashes[term as usize];
+                while j < vector.len() && hashes[vector[j].0 as usize] < hash {
+                    j += 1;
+                }
+                if vector.get(j).is_none_or(|e| e.0 != term) {
+                    break;
+                }
+                entries.push(start + j);
+            }
+        }
+        let g = g as u32;
+        if entries.len() < labels.len() {
+            self.labels
+                .listed
+                .extend(labels.iter().map(|&(_, l)| (g, l)));
+            return;
+        }
+        for (&(term, label), entry) in labels.iter().zip(entries) {
+            if self.labels.default[term as usize] == label {
+                self.labels.set_default(entry);
+            } else {
+                self.labels.listed.push((g, label));
+            }
+        }
     }
 
     /// Adds the terms of a member of group `g` of `members` articles, `rank` its place in the
@@ -388,11 +463,11 @@ impl StoryTermsBuilder {
         let start = self.vectors.entries.len();
         self.vectors.entries.extend_from_slice(&scores);
         self.vectors.spans[g] = (start, scores.len() as u32);
-        let start = self.labels.labels.len();
-        self.labels
-            .labels
-            .extend(labels.into_iter().map(|(_, label)| label));
-        self.labels.spans[g] = (start, (self.labels.labels.len() - start) as u32);
+        let labels: Vec<(u32, u32)> = labels
+            .into_iter()
+            .map(|(_, label)| (self.labels.table.terms[label as usize], label))
+            .collect();
+        self.store_labels(g, start, &labels);
     }
 
     /// Sets group `g`'s terms (scores and labels keep their order).
@@ -407,13 +482,15 @@ impl StoryTermsBuilder {
             self.vectors.entries.push((id, score));
         }
         self.vectors.spans[g] = (start, (self.vectors.entries.len() - start) as u32);
-        let start = self.labels.labels.len();
-        for (hash, label) in terms.labels {
-            let term = self.term(hash);
-            let l = self.label(term, &label);
-            self.labels.labels.push(l);
-        }
-        self.labels.spans[g] = (start, (self.labels.labels.len() - start) as u32);
+        let labels: Vec<(u32, u32)> = terms
+            .labels
+            .into_iter()
+            .map(|(hash, label)| {
+                let term = self.term(hash);
+                (term, self.label(term, &label))
+            })
+            .collect();
+        self.store_labels(g, start, &labels);
     }
 
     /// The groups' terms, renumbered in hash order. Groups still open (a member was never
@@ -446,6 +523,13 @@ impl StoryTermsBuilder {
         for term in labels.table.terms.iter_mut() {
             *term = rank[*term as usize];
         }
+        let mut default = vec![NO_LABEL; rank.len()];
+        for (id, &label) in labels.default.iter().enumerate() {
+            default[rank[id] as usize] = label;
+        }
+        labels.default = default;
+        // A group's listed labels stay in their order.
+        labels.listed.sort_by_key(|&(g, _)| g);
         labels.table.text.shrink_to_fit();
         StoryTerms {
             vectors,
@@ -490,7 +574,7 @@ impl StoryTerms {
             |term| {
                 dup_groups
                     .iter()
-                    .find_map(|&g| self.labels.label(g as usize, term))
+                    .find_map(|&g| self.labels.label(&self.vectors, g as usize, term))
             },
             count,
         )
