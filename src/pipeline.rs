@@ -25,7 +25,7 @@ use crate::keyterms::{self, DocTerms, TermWeights};
 use crate::lsh::{self, LshParams};
 use crate::minhash::{Algorithm, MinHasher, Signatures};
 use crate::spool::{self, SharedSpool, SpoolReader, SpoolRecord};
-use crate::story::{self, GroupInfo, StoryOptions};
+use crate::story::{self, StoryOptions};
 use crate::text::{self, BoilerplateLines, Scratch, ShingleOptions};
 
 /// The Jaccard at which pass A groups articles to tell boilerplate from a story's own text.
@@ -685,8 +685,8 @@ struct GroupTerms<'a> {
     groups: &'a [DupGroup],
     /// Members not yet seen, per group.
     missing: Vec<u32>,
-    open: ahash::AHashMap<u32, story::TermsAccumulator>,
-    done: Vec<DocTerms>,
+    /// The groups' terms: complete, and sums of the members seen so far.
+    done: story::StoryTermsBuilder,
 }
 
 impl<'a> GroupTerms<'a> {
@@ -704,20 +704,15 @@ impl<'a> GroupTerms<'a> {
             rank,
             groups,
             missing: groups.iter().map(|g| g.members.len() as u32).collect(),
-            open: ahash::AHashMap::new(),
-            done: vec![DocTerms::default(); groups.len()],
+            done: story::StoryTermsBuilder::new(groups.len()),
         }
     }
 
     /// Every group's terms: the mean of its articles' terms (see [`story::merge_terms`]).
-    fn finish(mut self) -> Vec<DocTerms> {
-        // Groups with an article that was not revisited (none, unless the input changed).
-        let mut open: Vec<(u32, story::TermsAccumulator)> = self.open.into_iter().collect();
-        open.sort_unstable_by_key(|(g, _)| *g);
-        for (g, terms) in open {
-            self.done[g as usize] = terms.finish();
-        }
-        self.done
+    fn finish(self) -> story::StoryTerms {
+        // Groups with an article that was not revisited (none, unless the input changed) are
+        // completed in group order.
+        self.done.finish()
     }
 }
 
@@ -732,42 +727,56 @@ enum Folded {
 impl Revisit for GroupTerms<'_> {
     fn batch(&mut self, batch: &[(usize, &Article)]) {
         let (skipped, opts, dup_of, groups) = (self.skipped, self.opts, self.dup_of, self.groups);
-        let terms: Vec<Folded> = batch
-            .par_iter()
-            .map_init(Worker::default, |worker, &(doc, article)| {
-                let terms =
-                    trimmed_article_terms(article, skipped.of(doc), opts, &mut worker.scratch);
-                let members = groups[dup_of[doc] as usize].members.len();
-                if members == 1 {
-                    // merge_terms of one article is its terms: its scores, and the labels of its
-                    // LABELLED_TERMS heaviest terms, which are the labels trimming kept.
-                    return Folded::Single(terms);
-                }
-                Folded::Member(terms)
-            })
-            .collect();
-        // Sums in input order, whatever the thread count.
-        for (&(doc, _), terms) in batch.iter().zip(terms) {
-            let g = self.dup_of[doc];
-            match terms {
-                Folded::Single(terms) => self.done[g as usize] = terms,
-                Folded::Member(terms) => {
-                    let members = self.groups[g as usize].members.len();
-                    self.open
-                        .entry(g)
-                        .or_insert_with(|| story::TermsAccumulator::new(members))
-                        .add(self.rank[doc] as usize, terms);
-                    self.missing[g as usize] -= 1;
-                    if self.missing[g as usize] == 0 {
-                        if let Some(sum) = self.open.remove(&g) {
-                            self.done[g as usize] = sum.finish();
+        // A slice of the batch at a time: the articles' terms wait for the sequential part.
+        for chunk in batch.chunks(TERMS_CHUNK) {
+            let terms: Vec<Folded> = chunk
+                .par_iter()
+                .map_init(Worker::default, |worker, &(doc, article)| {
+                    let terms =
+                        trimmed_article_terms(article, skipped.of(doc), opts, &mut worker.scratch);
+                    let members = groups[dup_of[doc] as usize].members.len();
+                    if members == 1 {
+                        // merge_terms of one article is its terms: its scores, and the labels of
+                        // its LABELLED_TERMS heaviest terms, which are the labels trimming kept.
+                        return Folded::Single(terms);
+                    }
+                    Folded::Member(terms)
+                })
+                .collect();
+            // Sums in input order, whatever the thread count.
+            for (&(doc, _), terms) in chunk.iter().zip(terms) {
+                let g = self.dup_of[doc];
+                match terms {
+                    Folded::Single(terms) => self.done.set(g as usize, terms),
+                    Folded::Member(terms) => {
+                        let members = self.groups[g as usize].members.len();
+                        self.done.add(g, members, self.rank[doc] as usize, terms);
+                        self.missing[g as usize] -= 1;
+                        if self.missing[g as usize] == 0 {
+                            self.done.complete(g);
                         }
                     }
                 }
             }
         }
+        // The batch's articles and terms are freed; the groups' terms stay.
+        release_freed_memory();
     }
 }
+
+/// Gives the memory the allocator holds free back to the system. glibc keeps what the threads
+/// freed in their arenas, between blocks still in use: through the third pass, which frees
+/// each article's terms and keeps its group's, that was a third of the resident memory.
+pub(crate) fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointer; it only returns free pages of glibc's arenas.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Articles whose terms the third pass extracts at once.
+const TERMS_CHUNK: usize = 1024;
 
 /// A pass over re-read files: matches each record to its first-pass article by origin
 /// (rejected records were dropped from the first pass and are skipped here).
@@ -895,11 +904,12 @@ fn cluster_first_pass(
                 opts,
                 progress,
             )?;
-            let terms = pass.finish();
+            let mut terms = pass.finish();
             drop(rank);
+            release_freed_memory();
             progress.stage("stories");
-            let mut infos = group_infos(terms, &dup_groups, &metas);
-            detect_stories(&mut infos, &dup_groups, story_opts)
+            let (order, days) = group_places(&dup_groups, &metas);
+            detect_stories(&mut terms, &order, &days, &dup_groups, story_opts)
         }
         None => (cluster::one_story_per_group(&dup_groups), Vec::new()),
     };
@@ -1123,8 +1133,8 @@ fn exact_edges(
         .collect()
 }
 
-/// What story detection needs to know of every dup group, from the groups' merged key terms.
-fn group_infos(terms: Vec<DocTerms>, groups: &[DupGroup], metas: &[ArticleMeta]) -> Vec<GroupInfo> {
+/// Where every dup group is in time: its place in date order and its day (see [`story::GroupInfo`]).
+fn group_places(groups: &[DupGroup], metas: &[ArticleMeta]) -> (Vec<u32>, Vec<Option<i64>>) {
     // Date order of the groups' canonical articles (undated last, then group number).
     let canonical_date = |g: u32| metas[groups[g as usize].canonical() as usize].date_key;
     let mut order: Vec<u32> = (0..groups.len() as u32).collect();
@@ -1133,15 +1143,10 @@ fn group_infos(terms: Vec<DocTerms>, groups: &[DupGroup], metas: &[ArticleMeta])
     for (position, &g) in order.iter().enumerate() {
         rank[g as usize] = position as u32;
     }
-    terms
-        .into_iter()
-        .enumerate()
-        .map(|(g, terms)| GroupInfo {
-            terms,
-            day: canonical_date(g as u32).map(DateKey::days),
-            order: rank[g],
-        })
-        .collect()
+    let days = (0..groups.len() as u32)
+        .map(|g| canonical_date(g).map(DateKey::days))
+        .collect();
+    (rank, days)
 }
 
 /// The key terms of one article, from its headline and its non-boilerplate lines.
@@ -1212,23 +1217,18 @@ pub(crate) fn trimmed_article_terms(
 
 /// Stories over dup groups, and each story's keywords.
 fn detect_stories(
-    infos: &mut [GroupInfo],
+    terms: &mut story::StoryTerms,
+    order: &[u32],
+    days: &[Option<i64>],
     groups: &[DupGroup],
     opts: &StoryOptions,
 ) -> (Vec<Story>, Vec<String>) {
-    let (labels, vectors) = story::detect_stories(infos, opts);
-    let infos = &*infos;
+    let labels = terms.detect(order, days, opts);
     let sizes: Vec<usize> = groups.iter().map(|g| g.members.len()).collect();
     let stories = story::stories_from_labels(&labels, &sizes);
     let keywords = stories
         .iter()
-        .map(|s| {
-            let members: Vec<&GroupInfo> =
-                s.dup_groups.iter().map(|&g| &infos[g as usize]).collect();
-            let member_vectors: Vec<&story::TermVector> =
-                s.dup_groups.iter().map(|&g| &vectors[g as usize]).collect();
-            story::keywords(&members, &member_vectors, 8)
-        })
+        .map(|s| terms.keywords(&s.dup_groups, 8))
         .collect();
     (stories, keywords)
 }
