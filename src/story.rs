@@ -381,56 +381,10 @@ impl StoryTermsBuilder {
             ..OpenGroup::default()
         });
         let divisor = group.members as f32;
-        let old = std::mem::take(&mut group.scores);
-        let mut merged: Vec<(u32, f32)> = Vec::with_capacity(old.len() + scores.len());
-        let mut old = old.into_iter().peekable();
-        for (term, score) in scores {
-            while let Some(&(t, w)) = old.peek() {
-                if t >= term {
-                    break;
-                }
-                merged.push((t, w));
-                old.next();
-            }
-            let contribution = score / divisor;
-            match merged.last_mut() {
-                Some(last) if last.0 == term => last.1 += contribution,
-                _ => match old.next_if(|&(t, _)| t == term) {
-                    Some((_, w)) => merged.push((term, w + contribution)),
-                    None => merged.push((term, 0.0 + contribution)),
-                },
-            }
-        }
-        merged.extend(old);
-        merged.shrink_to_fit();
-        group.scores = merged;
-
-        let old = std::mem::take(&mut group.labels);
-        let mut merged: Vec<(u32, u32, u32)> = Vec::with_capacity(old.len() + labels.len());
-        let mut old = old.into_iter().peekable();
-        for (term, label) in labels {
-            while let Some(&(t, _, _)) = old.peek() {
-                if t >= term {
-                    break;
-                }
-                merged.extend(old.next());
-            }
-            if let Some(last) = merged.last_mut() {
-                if last.0 == term {
-                    if rank < last.1 {
-                        *last = (term, rank, label);
-                    }
-                    continue;
-                }
-            }
-            match old.next_if(|&(t, _, _)| t == term) {
-                Some(existing) if existing.1 <= rank => merged.push(existing),
-                _ => merged.push((term, rank, label)),
-            }
-        }
-        merged.extend(old);
-        merged.shrink_to_fit();
-        group.labels = merged;
+        group.scores = add_member_scores(std::mem::take(&mut group.scores), scores, divisor);
+        group.scores.shrink_to_fit();
+        group.labels = add_member_labels(std::mem::take(&mut group.labels), labels, rank);
+        group.labels.shrink_to_fit();
     }
 
     /// Stores group `g`'s terms once all its members have been added (as
@@ -659,54 +613,8 @@ impl TermsAccumulator {
             labels.sort_by_key(|(hash, _)| *hash);
         }
         let divisor = self.members as f32;
-        let old = std::mem::take(&mut self.scores);
-        let mut merged: Vec<(u64, f32)> = Vec::with_capacity(old.len().max(scores.len()));
-        let mut old = old.into_iter().peekable();
-        for (hash, score) in scores {
-            while let Some(&(h, w)) = old.peek() {
-                if h >= hash {
-                    break;
-                }
-                merged.push((h, w));
-                old.next();
-            }
-            let contribution = score / divisor;
-            match merged.last_mut() {
-                Some(last) if last.0 == hash => last.1 += contribution,
-                _ => match old.next_if(|&(h, _)| h == hash) {
-                    Some((_, w)) => merged.push((hash, w + contribution)),
-                    None => merged.push((hash, 0.0 + contribution)),
-                },
-            }
-        }
-        merged.extend(old);
-        self.scores = merged;
-
-        let old = std::mem::take(&mut self.labels);
-        let mut merged: Vec<(u64, usize, String)> = Vec::with_capacity(old.len() + labels.len());
-        let mut old = old.into_iter().peekable();
-        for (hash, label) in labels {
-            while let Some((h, _, _)) = old.peek() {
-                if *h >= hash {
-                    break;
-                }
-                merged.extend(old.next());
-            }
-            if let Some(last) = merged.last_mut() {
-                if last.0 == hash {
-                    if rank < last.1 {
-                        *last = (hash, rank, label);
-                    }
-                    continue;
-                }
-            }
-            match old.next_if(|(h, _, _)| *h == hash) {
-                Some(existing) if existing.1 <= rank => merged.push(existing),
-                _ => merged.push((hash, rank, label)),
-            }
-        }
-        merged.extend(old);
-        self.labels = merged;
+        self.scores = add_member_scores(std::mem::take(&mut self.scores), scores, divisor);
+        self.labels = add_member_labels(std::mem::take(&mut self.labels), labels, rank);
     }
 
     /// The group's terms, as [`merge_terms`] returns them.
@@ -730,6 +638,70 @@ impl TermsAccumulator {
         labels.shrink_to_fit();
         DocTerms { scores, labels }
     }
+}
+
+/// Adds one member's `scores` (sorted by term), each divided by `divisor` (the group's size),
+/// into a group's running sums (sorted by term): the additions [`merge_terms`] makes, in its
+/// order, whatever the term key.
+fn add_member_scores<T: Ord + Copy>(
+    sums: Vec<(T, f32)>,
+    scores: Vec<(T, f32)>,
+    divisor: f32,
+) -> Vec<(T, f32)> {
+    let mut merged: Vec<(T, f32)> = Vec::with_capacity(sums.len() + scores.len());
+    let mut old = sums.into_iter().peekable();
+    for (term, score) in scores {
+        while let Some(&(t, w)) = old.peek() {
+            if t >= term {
+                break;
+            }
+            merged.push((t, w));
+            old.next();
+        }
+        let contribution = score / divisor;
+        match merged.last_mut() {
+            Some(last) if last.0 == term => last.1 += contribution,
+            _ => match old.next_if(|&(t, _)| t == term) {
+                Some((_, w)) => merged.push((term, w + contribution)),
+                None => merged.push((term, 0.0 + contribution)),
+            },
+        }
+    }
+    merged.extend(old);
+    merged
+}
+
+/// Adds one member's `labels` (sorted by term), that member being `rank` in its group, to a
+/// group's labels (sorted by term): each term keeps the label of its lowest-ranked member.
+fn add_member_labels<T: Ord + Copy, R: Ord + Copy, L>(
+    kept: Vec<(T, R, L)>,
+    labels: Vec<(T, L)>,
+    rank: R,
+) -> Vec<(T, R, L)> {
+    let mut merged: Vec<(T, R, L)> = Vec::with_capacity(kept.len() + labels.len());
+    let mut old = kept.into_iter().peekable();
+    for (term, label) in labels {
+        while let Some((t, _, _)) = old.peek() {
+            if *t >= term {
+                break;
+            }
+            merged.extend(old.next());
+        }
+        if let Some(last) = merged.last_mut() {
+            if last.0 == term {
+                if rank < last.1 {
+                    *last = (term, rank, label);
+                }
+                continue;
+            }
+        }
+        match old.next_if(|(t, _, _)| *t == term) {
+            Some(existing) if existing.1 <= rank => merged.push(existing),
+            _ => merged.push((term, rank, label)),
+        }
+    }
+    merged.extend(old);
+    merged
 }
 
 /// Bounds what one article contributes to story detection: its [`MAX_ARTICLE_TERMS`] heaviest
