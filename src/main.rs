@@ -301,6 +301,9 @@ struct CommonArgs {
     /// No progress bar and no summary line.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Also print how long each stage took.
+    #[arg(long, short = 'v')]
+    verbose: bool,
 }
 
 /// How records are read: format and field mapping.
@@ -615,8 +618,12 @@ fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
     report::prepare_output_dir(&args.out)?;
     let progress = BarProgress::new(&args.common.inputs, args.common.quiet);
     let clustering = pipeline::run(&args.common.inputs, &opts, &progress)?;
-    progress.finish();
+    progress.stage("writing");
     report::write_cluster_outputs(&clustering, &args.out)?;
+    progress.finish();
+    if args.common.verbose {
+        eprintln!("storyhash: stages: {}", progress.stage_times());
+    }
     summarize(&clustering, &args.common, &args.out.join("rejects.csv"));
     Ok(())
 }
@@ -639,6 +646,9 @@ fn dedup(args: DedupArgs) -> anyhow::Result<()> {
     let rejects_path = args.rejects.clone().unwrap_or_default();
     if args.rejects.is_some() {
         report::write_rejects(&clustering, &rejects_path)?;
+    }
+    if args.common.verbose {
+        eprintln!("storyhash: stages: {}", progress.stage_times());
     }
     if !args.common.quiet {
         eprintln!(

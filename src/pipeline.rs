@@ -687,6 +687,8 @@ struct GroupTerms<'a> {
     missing: Vec<u32>,
     /// The groups' terms: complete, and sums of the members seen so far.
     done: story::StoryTermsBuilder,
+    /// The last slice's articles and terms, not yet added to their groups.
+    unfolded: Option<(Vec<usize>, Vec<Folded>)>,
 }
 
 impl<'a> GroupTerms<'a> {
@@ -705,11 +707,15 @@ impl<'a> GroupTerms<'a> {
             groups,
             missing: groups.iter().map(|g| g.members.len() as u32).collect(),
             done: story::StoryTermsBuilder::new(groups.len()),
+            unfolded: None,
         }
     }
 
     /// Every group's terms: the mean of its articles' terms (see [`story::merge_terms`]).
-    fn finish(self) -> story::StoryTerms {
+    fn finish(mut self) -> story::StoryTerms {
+        if let Some(pending) = self.unfolded.take() {
+            self.fold(pending);
+        }
         // Groups with an article that was not revisited (none, unless the input changed) are
         // completed in group order.
         self.done.finish()
@@ -724,12 +730,32 @@ enum Folded {
     Member(DocTerms),
 }
 
+impl GroupTerms<'_> {
+    /// Adds one slice's article terms to their groups, in input order (whatever the thread
+    /// count).
+    fn fold(&mut self, (docs, terms): (Vec<usize>, Vec<Folded>)) {
+        for (doc, terms) in docs.into_iter().zip(terms) {
+            let g = self.dup_of[doc];
+            match terms {
+                Folded::Single(terms) => self.done.set(g as usize, terms),
+                Folded::Member(terms) => {
+                    let members = self.groups[g as usize].members.len();
+                    self.done.add(g, members, self.rank[doc] as usize, terms);
+                    self.missing[g as usize] -= 1;
+                    if self.missing[g as usize] == 0 {
+                        self.done.complete(g);
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl Revisit for GroupTerms<'_> {
     fn batch(&mut self, batch: &[(usize, &Article)]) {
         let (skipped, opts, dup_of, groups) = (self.skipped, self.opts, self.dup_of, self.groups);
-        // A slice of the batch at a time: the articles' terms wait for the sequential part.
-        for chunk in batch.chunks(TERMS_CHUNK) {
-            let terms: Vec<Folded> = chunk
+        let extract = |chunk: &[(usize, &Article)]| -> Vec<Folded> {
+            chunk
                 .par_iter()
                 .map_init(Worker::default, |worker, &(doc, article)| {
                     let terms =
@@ -742,24 +768,24 @@ impl Revisit for GroupTerms<'_> {
                     }
                     Folded::Member(terms)
                 })
-                .collect();
-            // Sums in input order, whatever the thread count.
-            for (&(doc, _), terms) in chunk.iter().zip(terms) {
-                let g = self.dup_of[doc];
-                match terms {
-                    Folded::Single(terms) => self.done.set(g as usize, terms),
-                    Folded::Member(terms) => {
-                        let members = self.groups[g as usize].members.len();
-                        self.done.add(g, members, self.rank[doc] as usize, terms);
-                        self.missing[g as usize] -= 1;
-                        if self.missing[g as usize] == 0 {
-                            self.done.complete(g);
-                        }
+                .collect()
+        };
+        // A slice of the batch at a time: the articles' terms wait for the sequential fold,
+        // which runs beside the extraction of the next slice (the last slice of a batch is
+        // folded beside the first of the next batch, or by `finish`).
+        for chunk in batch.chunks(TERMS_CHUNK) {
+            let pending = self.unfolded.take();
+            let (terms, ()) = rayon::join(
+                || extract(chunk),
+                || {
+                    if let Some(pending) = pending {
+                        self.fold(pending);
                     }
-                }
-            }
+                },
+            );
+            self.unfolded = Some((chunk.iter().map(|&(doc, _)| doc).collect(), terms));
         }
-        // The batch's articles and terms are freed; the groups' terms stay.
+        // The batch's articles are freed; the groups' terms stay.
         release_freed_memory();
     }
 }
@@ -909,7 +935,7 @@ fn cluster_first_pass(
             release_freed_memory();
             progress.stage("stories");
             let (order, days) = group_places(&dup_groups, &metas);
-            detect_stories(&mut terms, &order, &days, &dup_groups, story_opts)
+            detect_stories(&mut terms, &order, &days, &dup_groups, story_opts, progress)
         }
         None => (cluster::one_story_per_group(&dup_groups), Vec::new()),
     };
@@ -1222,8 +1248,10 @@ fn detect_stories(
     days: &[Option<i64>],
     groups: &[DupGroup],
     opts: &StoryOptions,
+    progress: &dyn Progress,
 ) -> (Vec<Story>, Vec<String>) {
-    let labels = terms.detect(order, days, opts);
+    let labels = terms.detect(order, days, opts, &|name| progress.stage(name));
+    progress.stage("story keywords");
     let sizes: Vec<usize> = groups.iter().map(|g| g.members.len()).collect();
     let stories = story::stories_from_labels(&labels, &sizes);
     let keywords = stories

@@ -19,10 +19,8 @@
 //! explicit tie-breaking, so the result does not depend on the thread count.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::rc::Rc;
 
 use ahash::AHashMap;
 use rayon::prelude::*;
@@ -78,9 +76,18 @@ pub type TermVector = Vec<(u64, f32)>;
 
 /// What identifies a term in a vector: its hash ([`TermVector`]), or its number among the terms
 /// of one run in hash order ([`GroupVectors`]), which sorts the same and takes half the memory.
-pub trait TermKey: Copy + Ord + std::hash::Hash + Send + Sync + Into<u64> {}
+pub trait TermKey: Copy + Ord + std::hash::Hash + Send + Sync + Into<u64> {
+    /// The term as an index into an array over all terms, when terms are numbered.
+    fn dense_index(self) -> Option<usize> {
+        None
+    }
+}
 impl TermKey for u64 {}
-impl TermKey for u32 {}
+impl TermKey for u32 {
+    fn dense_index(self) -> Option<usize> {
+        Some(self as usize)
+    }
+}
 
 /// The term vectors of a run's dup groups, by group number.
 pub trait Vectors: Sync {
@@ -515,12 +522,21 @@ impl StoryTerms {
     /// Clusters the dup groups into stories (see [`detect_stories`]): a story label per group.
     /// `order` and `days` are each group's [`GroupInfo::order`] and [`GroupInfo::day`]. The
     /// mean scores are turned into TF-IDF weights, which [`StoryTerms::keywords`] uses.
-    pub fn detect(&mut self, order: &[u32], days: &[Option<i64>], opts: &StoryOptions) -> Vec<u32> {
+    /// `stage` is told the name of each step as it starts (for timings).
+    pub fn detect(
+        &mut self,
+        order: &[u32],
+        days: &[Option<i64>],
+        opts: &StoryOptions,
+        stage: &dyn Fn(&str),
+    ) -> Vec<u32> {
         self.weigh();
         let vectors = &self.vectors;
+        stage("story candidates");
         let edges = candidate_edges(vectors, order, days, opts, PAIRS_AT_ONCE);
         crate::pipeline::release_freed_memory();
-        stories_from_edges(vectors, &edges, order, opts)
+        stage("story linkage");
+        stories_from_edges(vectors, &edges, order, opts, stage)
     }
 
     /// The keywords of a story of these dup groups (see [`keywords`]), once weighed.
@@ -1142,6 +1158,22 @@ pub fn average_linkage<V: Vectors + ?Sized>(
         }
     }
     drop(next);
+    if std::env::var_os("SH_DEBUG").is_some() {
+        let mut sizes: Vec<(usize, usize)> = (0..count)
+            .map(|c| {
+                (
+                    member_starts[c + 1] - member_starts[c],
+                    edge_starts[c + 1] - edge_starts[c],
+                )
+            })
+            .collect();
+        sizes.sort_unstable();
+        eprintln!(
+            "components {count}, groups {n}, edges {}, largest {:?}",
+            edges.len(),
+            &sizes[sizes.len().saturating_sub(5)..]
+        );
+    }
     let merged: Vec<Vec<(u32, u32)>> = (0..count)
         .into_par_iter()
         .map(|c| {
@@ -1164,146 +1196,183 @@ pub fn average_linkage<V: Vectors + ?Sized>(
 /// A sparse sum of vectors, sorted by term.
 type Sum<T> = Vec<(T, f32)>;
 
-/// Clusters of this many groups and more keep their summed vector; a smaller cluster's sum is
-/// added up again from its merges when needed (the same additions in the same order, so the
-/// same floats). Measured on 300,000 generated articles (peak RSS, wall): every sum kept
-/// 1,002 MB, 84 s; from 4 groups 892 MB, 82 s; from 8 groups 791 MB, 107 s (with the cache
-/// below; 823 MB, 122 s without).
-const KEPT_SUM: u32 = 8;
+/// Clusters of this many groups and more keep their summed vector; a smaller cluster is read
+/// through its members' own vectors, which costs no memory and little time at that size.
+const KEPT_SUM: u32 = 16;
 
-/// Entries of the sums added up again that are cached (see [`ClusterSums::get`]): a cluster
-/// merging with its neighbours one after another needs the same neighbours' sums each time.
-const CACHED_SUM_ENTRIES: usize = 1 << 20;
-
-/// A summed vector: a group's own or a kept sum, or one added up again (shared with the cache).
-enum SumRef<'a, T> {
-    Borrowed(&'a [(T, f32)]),
-    Shared(Rc<Sum<T>>),
+/// One cluster's summed weights spread out for lookups by term: an array over term numbers, or
+/// a map for hashed terms (see [`TermKey::dense_index`]). Zero for every term not added.
+struct Scatter<T> {
+    dense: Vec<f32>,
+    hashed: AHashMap<T, f32>,
 }
 
-impl<T> std::ops::Deref for SumRef<'_, T> {
-    type Target = [(T, f32)];
-    fn deref(&self) -> &[(T, f32)] {
-        match self {
-            SumRef::Borrowed(sum) => sum,
-            SumRef::Shared(sum) => sum,
+impl<T: TermKey> Scatter<T> {
+    /// Room for dense term numbers below `dense_terms`.
+    fn new(dense_terms: usize) -> Self {
+        Scatter {
+            dense: vec![0.0; dense_terms],
+            hashed: AHashMap::new(),
         }
     }
-}
 
-/// Sums added up again, the oldest dropped first beyond [`CACHED_SUM_ENTRIES`] entries.
-struct SumCache<T> {
-    sums: AHashMap<u32, (u64, Rc<Sum<T>>)>,
-    /// (cluster, generation) in the order cached.
-    order: std::collections::VecDeque<(u32, u64)>,
-    generation: u64,
-    entries: usize,
-}
+    fn add(&mut self, term: T, weight: f32) {
+        match term.dense_index() {
+            Some(i) => self.dense[i] += weight,
+            None => *self.hashed.entry(term).or_default() += weight,
+        }
+    }
 
-impl<T> SumCache<T> {
-    fn insert(&mut self, cluster: u32, sum: Rc<Sum<T>>) {
-        while self.entries + sum.len() > CACHED_SUM_ENTRIES {
-            let Some((oldest, generation)) = self.order.pop_front() else {
-                break;
-            };
-            if self.sums.get(&oldest).is_some_and(|s| s.0 == generation) {
-                self.remove(oldest);
+    fn weight(&self, term: T) -> f32 {
+        match term.dense_index() {
+            Some(i) => self.dense[i],
+            None => self.hashed.get(&term).copied().unwrap_or(0.0),
+        }
+    }
+
+    /// Back to all zeros, given the terms added.
+    fn clear(&mut self, added: impl Iterator<Item = T>) {
+        for term in added {
+            if let Some(i) = term.dense_index() {
+                self.dense[i] = 0.0;
             }
         }
-        if self.entries + sum.len() > CACHED_SUM_ENTRIES {
-            return;
-        }
-        self.remove(cluster);
-        self.generation += 1;
-        self.entries += sum.len();
-        self.sums.insert(cluster, (self.generation, sum));
-        self.order.push_back((cluster, self.generation));
-        if self.order.len() > 2 * self.sums.len() + 1024 {
-            let sums = &self.sums;
-            self.order
-                .retain(|(c, generation)| sums.get(c).is_some_and(|s| s.0 == *generation));
-        }
-    }
-
-    fn remove(&mut self, cluster: u32) {
-        if let Some((_, sum)) = self.sums.remove(&cluster) {
-            self.entries -= sum.len();
-        }
+        self.hashed.clear();
     }
 }
 
-/// The summed vectors of the clusters of one component. A cluster that has not merged yet is
-/// its group's own vector, not a copy: most groups never merge.
-struct ClusterSums<'v, V: Vectors + ?Sized> {
-    /// The sums of clusters of at least [`KEPT_SUM`] groups.
-    kept: Vec<Option<Sum<V::Term>>>,
-    cache: RefCell<SumCache<V::Term>>,
-    /// The clusters merged into each cluster, in merge order: the first, and each one's next.
-    first_merged: Vec<u32>,
-    last_merged: Vec<u32>,
-    next_merged: Vec<u32>,
+/// The clusters of one component as they merge: their members (a list per cluster, in merge
+/// order) and, for clusters of at least [`KEPT_SUM`] groups, their summed vectors.
+struct ClusterTerms<'v, V: Vectors + ?Sized> {
     vectors: &'v V,
+    /// Group number of each local member.
     members: &'v [u32],
+    next_member: Vec<u32>,
+    last_member: Vec<u32>,
+    kept: Vec<Option<Sum<V::Term>>>,
 }
 
-impl<'v, V: Vectors + ?Sized> ClusterSums<'v, V> {
+impl<'v, V: Vectors + ?Sized> ClusterTerms<'v, V> {
     fn new(vectors: &'v V, members: &'v [u32]) -> Self {
         let n = members.len();
-        ClusterSums {
-            kept: vec![None; n],
-            cache: RefCell::new(SumCache {
-                sums: AHashMap::new(),
-                order: std::collections::VecDeque::new(),
-                generation: 0,
-                entries: 0,
-            }),
-            first_merged: vec![NONE; n],
-            last_merged: vec![NONE; n],
-            next_merged: vec![NONE; n],
+        ClusterTerms {
             vectors,
             members,
+            next_member: vec![NONE; n],
+            last_member: (0..n as u32).collect(),
+            kept: vec![None; n],
         }
     }
 
-    /// The summed vector of a live cluster: the group's vector plus each merged cluster's sum,
-    /// in merge order.
-    fn get(&self, cluster: usize) -> SumRef<'_, V::Term> {
-        if let Some(sum) = &self.kept[cluster] {
-            return SumRef::Borrowed(sum);
-        }
-        let own = self.vectors.vector(self.members[cluster] as usize);
-        let mut merged = self.first_merged[cluster];
-        if merged == NONE {
-            return SumRef::Borrowed(own);
-        }
-        if let Some((_, sum)) = self.cache.borrow().sums.get(&(cluster as u32)) {
-            return SumRef::Shared(Rc::clone(sum));
-        }
-        let mut sum = Cow::Borrowed(own);
-        while merged != NONE {
-            sum = Cow::Owned(sparse_add(&sum, &self.get(merged as usize)));
-            merged = self.next_merged[merged as usize];
-        }
-        let sum = Rc::new(sum.into_owned());
-        self.cache
-            .borrow_mut()
-            .insert(cluster as u32, Rc::clone(&sum));
-        SumRef::Shared(sum)
+    /// One more than the largest dense term number of the component (0 when none is dense).
+    fn dense_terms(&self) -> usize {
+        self.members
+            .iter()
+            .flat_map(|&g| self.vectors.vector(g as usize))
+            .filter_map(|&(term, _)| term.dense_index())
+            .max()
+            .map_or(0, |i| i + 1)
     }
 
-    /// Merges cluster `b` into cluster `a`; `kept` is their sum if the cluster keeps it.
-    fn merge(&mut self, a: usize, b: usize, kept: Option<Sum<V::Term>>) {
-        self.kept[a] = kept;
+    /// The own vectors of cluster `c`'s members, in merge order.
+    fn member_vectors(&self, c: usize) -> impl Iterator<Item = &'v [(V::Term, f32)]> + '_ {
+        std::iter::successors(Some(c as u32), |&m| {
+            Some(self.next_member[m as usize]).filter(|&next| next != NONE)
+        })
+        .map(|m| self.vectors.vector(self.members[m as usize] as usize))
+    }
+
+    /// Cluster `c`'s summed vector: kept, its only member's own, or added up from its members
+    /// (terms in order; equal terms added in member order).
+    fn sum(&self, c: usize) -> Cow<'_, [(V::Term, f32)]> {
+        if let Some(sum) = &self.kept[c] {
+            return Cow::Borrowed(sum);
+        }
+        if self.next_member[c] == NONE {
+            return Cow::Borrowed(self.vectors.vector(self.members[c] as usize));
+        }
+        let mut entries: Vec<(V::Term, f32)> = self.member_vectors(c).flatten().copied().collect();
+        entries.sort_by_key(|&(term, _)| term);
+        let mut sum: Sum<V::Term> = Vec::with_capacity(entries.len());
+        for (term, weight) in entries {
+            match sum.last_mut() {
+                Some(last) if last.0 == term => last.1 += weight,
+                _ => sum.push((term, weight)),
+            }
+        }
+        Cow::Owned(sum)
+    }
+
+    /// The dot product of a kept sum with cluster `c`'s members, looked up term by term.
+    fn probe(&self, sum: &[(V::Term, f32)], c: usize) -> f64 {
+        self.member_vectors(c)
+            .map(|vector| {
+                vector
+                    .iter()
+                    .filter_map(|&(term, w)| {
+                        let i = sum.binary_search_by_key(&term, |&(t, _)| t).ok()?;
+                        Some(w as f64 * sum[i].1 as f64)
+                    })
+                    .sum::<f64>()
+            })
+            .sum()
+    }
+
+    /// Adds the dot product of the summed vectors of cluster `x` and cluster `c` to `dots[i]`,
+    /// for each `(i, c)` of `wanted`. A small `x` is spread out once for all its neighbours.
+    fn add_dots(
+        &self,
+        x: usize,
+        wanted: &[(usize, u32)],
+        dots: &mut Dots,
+        scatter: &mut Scatter<V::Term>,
+    ) {
+        if wanted.is_empty() {
+            return;
+        }
+        if let Some(sum_x) = &self.kept[x] {
+            for &(i, c) in wanted {
+                dots[i].1 += match &self.kept[c as usize] {
+                    Some(sum_c) => sparse_dot(sum_x, sum_c),
+                    None => self.probe(sum_x, c as usize),
+                };
+            }
+            return;
+        }
+        let spread = wanted.iter().any(|&(_, c)| self.kept[c as usize].is_none());
+        if spread {
+            for &(term, w) in self.member_vectors(x).flatten() {
+                scatter.add(term, w);
+            }
+        }
+        for &(i, c) in wanted {
+            dots[i].1 += match &self.kept[c as usize] {
+                Some(sum_c) => self.probe(sum_c, x),
+                None => self
+                    .member_vectors(c as usize)
+                    .map(|vector| {
+                        vector
+                            .iter()
+                            .map(|&(term, w)| scatter.weight(term) as f64 * w as f64)
+                            .sum::<f64>()
+                    })
+                    .sum(),
+            };
+        }
+        if spread {
+            scatter.clear(self.member_vectors(x).flatten().map(|&(term, _)| term));
+        }
+    }
+
+    /// Merges cluster `b` into cluster `a`; `size` is the merged cluster's number of groups.
+    fn merge(&mut self, a: usize, b: usize, size: u32) {
+        if size >= KEPT_SUM {
+            let sum = sparse_add(&self.sum(a), &self.sum(b));
+            self.kept[a] = Some(sum);
+        }
         self.kept[b] = None;
-        let cache = self.cache.get_mut();
-        cache.remove(a as u32);
-        cache.remove(b as u32);
-        if self.last_merged[a] == NONE {
-            self.first_merged[a] = b as u32;
-        } else {
-            self.next_merged[self.last_merged[a] as usize] = b as u32;
-        }
-        self.last_merged[a] = b as u32;
+        self.next_member[self.last_member[a] as usize] = b as u32;
+        self.last_member[a] = self.last_member[b];
     }
 }
 
@@ -1338,7 +1407,7 @@ fn relink(dots: &mut Dots, a: u32, b: u32, dot: f64) {
 ///
 /// For every linked pair of clusters it keeps the exact dot product of their summed vectors:
 /// after a merge A + B, the dot with a neighbour C is dot(A, C) + dot(B, C), so only the pairs
-/// that were not linked before need a sparse dot product.
+/// that were not linked before need a dot product (see [`ClusterTerms::add_dots`]).
 fn link_component<V: Vectors + ?Sized>(
     vectors: &V,
     members: &[u32],
@@ -1349,7 +1418,6 @@ fn link_component<V: Vectors + ?Sized>(
     let local = |g: u32| members.binary_search(&g).unwrap_or_default() as u32;
     let edges = || edge_ids.iter().map(|&e| edges[e as usize]);
     let n = members.len();
-    let mut sums = ClusterSums::new(vectors, members);
     let mut size = vec![1u32; n];
     let mut version = vec![0u32; n];
     let mut alive = vec![true; n];
@@ -1404,6 +1472,11 @@ fn link_component<V: Vectors + ?Sized>(
         );
     }
     let mut parent: Vec<u32> = (0..n as u32).collect();
+    let mut clusters = ClusterTerms::new(vectors, members);
+    let mut scatter = Scatter::new(clusters.dense_terms());
+    // Neighbours linked to only one side of a merge: (place in the merged list, neighbour).
+    let mut want_a: Vec<(usize, u32)> = Vec::new();
+    let mut want_b: Vec<(usize, u32)> = Vec::new();
     while let Some(MergeCandidate {
         pair: Reverse((a, b)),
         versions: (va, vb),
@@ -1419,10 +1492,11 @@ fn link_component<V: Vectors + ?Sized>(
         parent[ub] = a;
         let a_dots = std::mem::take(&mut dots[ua]);
         let b_dots = std::mem::take(&mut dots[ub]);
-        // The neighbours of a or b, ascending, with their dot with a + b.
+        // The neighbours of a or b, ascending, with their dot with a + b: the sum of the two
+        // known dots, or the known one plus the other computed below.
         let mut merged_dots: Dots = Vec::with_capacity(a_dots.len() + b_dots.len());
-        // The sums of a and b, added up once if needed.
-        let (mut sum_a, mut sum_b) = (None, None);
+        want_a.clear();
+        want_b.clear();
         let (mut i, mut j) = (0, 0);
         while i < a_dots.len() || j < b_dots.len() {
             let c = match (a_dots.get(i), b_dots.get(j)) {
@@ -1448,34 +1522,27 @@ fn link_component<V: Vectors + ?Sized>(
             if c == a || c == b {
                 continue;
             }
-            let (with_a, with_b) = match (with_a, with_b) {
-                (Some(x), Some(y)) => (x, y),
-                (x, y) => {
-                    let sum_c = sums.get(c as usize);
-                    let x = x.unwrap_or_else(|| {
-                        sparse_dot(sum_a.get_or_insert_with(|| sums.get(ua)), &sum_c)
-                    });
-                    let y = y.unwrap_or_else(|| {
-                        sparse_dot(sum_b.get_or_insert_with(|| sums.get(ub)), &sum_c)
-                    });
-                    (x, y)
+            let known = match (with_a, with_b) {
+                (Some(x), Some(y)) => x + y,
+                (Some(x), None) => {
+                    want_b.push((merged_dots.len(), c));
+                    x
                 }
+                (None, Some(y)) => {
+                    want_a.push((merged_dots.len(), c));
+                    y
+                }
+                (None, None) => continue,
             };
-            merged_dots.push((c, with_a + with_b));
+            merged_dots.push((c, known));
         }
         drop(a_dots);
         drop(b_dots);
+        clusters.add_dots(ua, &want_a, &mut merged_dots, &mut scatter);
+        clusters.add_dots(ub, &want_b, &mut merged_dots, &mut scatter);
         merged_dots.shrink_to_fit();
-        let kept = (size[ua] + size[ub] >= KEPT_SUM).then(|| {
-            sparse_add(
-                sum_a.get_or_insert_with(|| sums.get(ua)),
-                sum_b.get_or_insert_with(|| sums.get(ub)),
-            )
-        });
-        drop(sum_a);
-        drop(sum_b);
-        sums.merge(ua, ub, kept);
         size[ua] += size[ub];
+        clusters.merge(ua, ub, size[ua]);
         version[ua] += 1;
         for &(c, dot) in &merged_dots {
             relink(&mut dots[c as usize], a, b, dot);
@@ -1734,7 +1801,7 @@ pub fn detect_stories(
     let vectors = take_tfidf_vectors(groups);
     let (order, days) = (orders(groups), days(groups));
     let edges = candidate_edges(vectors.as_slice(), &order, &days, opts, PAIRS_AT_ONCE);
-    let labels = stories_from_edges(vectors.as_slice(), &edges, &order, opts);
+    let labels = stories_from_edges(vectors.as_slice(), &edges, &order, opts, &|_| {});
     (labels, vectors)
 }
 
@@ -1744,12 +1811,14 @@ fn stories_from_edges<V: Vectors + ?Sized>(
     edges: &[StoryEdge],
     order: &[u32],
     opts: &StoryOptions,
+    stage: &dyn Fn(&str),
 ) -> Vec<u32> {
     let mut labels = match opts.method {
         StoryMethod::Average => average_linkage(vectors, edges, opts.threshold),
         StoryMethod::Centroid => centroid_assignment_by(vectors, order, edges, opts.threshold),
     };
     if let Some(threshold) = opts.refine_threshold {
+        stage("story refine");
         labels = refine(vectors, edges, &labels, threshold, opts.min_part);
     }
     labels
@@ -2012,7 +2081,7 @@ mod tests {
             let mut compact = builder.finish();
             let order: Vec<u32> = infos.iter().map(|i| i.order).collect();
             let days: Vec<Option<i64>> = infos.iter().map(|i| i.day).collect();
-            let compact_labels = compact.detect(&order, &days, &opts);
+            let compact_labels = compact.detect(&order, &days, &opts, &|_| {});
             // Summing two equal halves may round differently: compare with the summed terms.
             let mut summed: Vec<GroupInfo> = infos.clone();
             for (g, info) in summed.iter_mut().enumerate() {
@@ -2074,6 +2143,127 @@ mod tests {
                 assert_eq!(edges, expected);
             }
         }
+    }
+
+    /// Group-average linkage the slow way: every step scans every linked cluster pair and
+    /// averages the cosines of all their member pairs.
+    fn reference_linkage<T: TermKey>(
+        vectors: &[Vec<(T, f32)>],
+        edges: &[StoryEdge],
+        threshold: f64,
+    ) -> Vec<u32> {
+        let mut labels: Vec<u32> = (0..vectors.len() as u32).collect();
+        loop {
+            let mut best: Option<(f64, (u32, u32))> = None;
+            for edge in edges {
+                let (la, lb) = (labels[edge.a as usize], labels[edge.b as usize]);
+                if la == lb {
+                    continue;
+                }
+                let pair = (la.min(lb), la.max(lb));
+                let labels = &labels;
+                let members = |label: u32| (0..vectors.len()).filter(move |&g| labels[g] == label);
+                let (mut total, mut count) = (0.0f64, 0usize);
+                for x in members(pair.0) {
+                    for y in members(pair.1) {
+                        total += cosine(&vectors[x], &vectors[y]) as f64;
+                        count += 1;
+                    }
+                }
+                let average = total / count as f64;
+                let better = match best {
+                    None => true,
+                    Some((top, top_pair)) => average > top || (average == top && pair < top_pair),
+                };
+                if better {
+                    best = Some((average, pair));
+                }
+            }
+            let Some((average, (keep, gone))) = best else {
+                return labels;
+            };
+            if average < threshold {
+                return labels;
+            }
+            for label in labels.iter_mut() {
+                if *label == gone {
+                    *label = keep;
+                }
+            }
+        }
+    }
+
+    /// Random normalized vectors around a few topics, with term numbers below 200.
+    fn topic_vectors(seed: u64, groups: usize, topics: u64) -> Vec<Vec<(u32, f32)>> {
+        let mut state = seed;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            state >> 33
+        };
+        (0..groups)
+            .map(|_| {
+                let topic = next() % topics;
+                let mut terms: Vec<(u32, f32)> = (0..6)
+                    .map(|i| {
+                        let term = if i < 5 {
+                            topic * 10 + next() % 6
+                        } else {
+                            100 + next() % 100
+                        };
+                        (term as u32, 0.2 + (next() % 1000) as f32 / 1000.0)
+                    })
+                    .collect();
+                terms.sort_unstable_by_key(|&(t, _)| t);
+                terms.dedup_by_key(|&mut (t, _)| t);
+                normalize(&mut terms);
+                terms
+            })
+            .collect()
+    }
+
+    #[test]
+    fn average_linkage_equals_the_slow_reference() {
+        let mut largest_cluster = 0;
+        for seed in 1..=6u64 {
+            // Few topics make clusters larger than KEPT_SUM, so kept sums are exercised.
+            let vectors = topic_vectors(seed, 160, 1 + seed % 3);
+            let mut edges: Vec<StoryEdge> = Vec::new();
+            for a in 0..vectors.len() as u32 {
+                for b in a + 1..vectors.len() as u32 {
+                    // A sparse candidate graph, like hot-term windows: near groups only, about
+                    // one pair in two, so that merges meet neighbours linked to one side only.
+                    if b - a <= 12 && (a * 7 + b * 13 + seed as u32).is_multiple_of(2) {
+                        let similarity = cosine(&vectors[a as usize], &vectors[b as usize]);
+                        edges.push(edge(a, b, similarity));
+                    }
+                }
+            }
+            for threshold in [0.2, 0.35, 0.5] {
+                let expected = reference_linkage(&vectors, &edges, threshold);
+                let labels = average_linkage(&vectors, &edges, threshold);
+                assert_eq!(labels, expected, "seed {seed}, threshold {threshold}");
+                let largest = (0..vectors.len())
+                    .map(|g| labels.iter().filter(|&&l| l == labels[g]).count())
+                    .max();
+                largest_cluster = largest_cluster.max(largest.unwrap_or(0));
+                // Hashed terms take the other lookup path and must agree.
+                let hashed: Vec<TermVector> = vectors
+                    .iter()
+                    .map(|v| {
+                        v.iter()
+                            .map(|&(t, w)| (u64::from(t) * 1_000_003, w))
+                            .collect()
+                    })
+                    .collect();
+                assert_eq!(average_linkage(&hashed, &edges, threshold), expected);
+            }
+        }
+        assert!(
+            largest_cluster >= KEPT_SUM as usize,
+            "kept sums were not exercised"
+        );
     }
 
     #[test]
