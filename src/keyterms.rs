@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 
-use ahash::AHashMap;
+use ahash::{AHashMap, AHashSet};
 use unicode_normalization::UnicodeNormalization;
 use unicode_segmentation::UnicodeSegmentation;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
@@ -272,9 +272,25 @@ const STOP_WORDS: &[&str] = &[
 ];
 
 fn is_stop_word(word: &str) -> bool {
-    static SET: std::sync::OnceLock<ahash::AHashSet<&'static str>> = std::sync::OnceLock::new();
-    SET.get_or_init(|| STOP_WORDS.iter().copied().collect())
-        .contains(word)
+    static SET: std::sync::OnceLock<AHashSet<u128>> = std::sync::OnceLock::new();
+    let Some(packed) = packed_word(word) else {
+        return false;
+    };
+    SET.get_or_init(|| STOP_WORDS.iter().filter_map(|w| packed_word(w)).collect())
+        .contains(&packed)
+}
+
+/// A word of at most 15 bytes as one number (its bytes and its length), which hashes and
+/// compares faster than the string. Longer words are no stop words.
+fn packed_word(word: &str) -> Option<u128> {
+    let bytes = word.as_bytes();
+    if bytes.len() > 15 {
+        return None;
+    }
+    let mut packed = [0u8; 16];
+    packed[..bytes.len()].copy_from_slice(bytes);
+    packed[15] = bytes.len() as u8;
+    Some(u128::from_le_bytes(packed))
 }
 
 /// A headline: the title when there is one, else the first line when it is short and does not
@@ -497,20 +513,10 @@ pub fn extract_top<'a>(
         line_words(line, &mut words);
         line_ends.push(words.len());
     }
-    // Words the article also writes in lower case are common words, not names (the words of
-    // an ASCII line are its `unicode_words()`; other lines ask the Unicode tables again).
-    let mut lower_words: ahash::AHashSet<&str> = ahash::AHashSet::new();
-    let mut start = 0;
-    for (line, &end) in lines.iter().zip(&line_ends) {
-        let starts_lower = |word: &&str| word.chars().next().is_some_and(char::is_lowercase);
-        if line.is_ascii() {
-            let words = words[start..end].iter().map(|word| word.text);
-            lower_words.extend(words.filter(starts_lower));
-        } else {
-            lower_words.extend(line.unicode_words().filter(starts_lower));
-        }
-        start = end;
-    }
+    let headline = nfkc(headline);
+    let mut headline_words = Vec::new();
+    line_words(&headline, &mut headline_words);
+    let lower_words = lower_case_uses(&lines, &words, &line_ends, &headline_words);
     let mut collector = TermCollector {
         seed,
         weights,
@@ -518,9 +524,6 @@ pub fn extract_top<'a>(
         label_text: String::new(),
     };
     let mut buffers = Buffers::default();
-    let headline = nfkc(headline);
-    let mut headline_words = Vec::new();
-    line_words(&headline, &mut headline_words);
     collect_line(
         &headline_words,
         true,
@@ -578,6 +581,77 @@ pub fn extract_top<'a>(
     DocTerms { scores, labels }
 }
 
+/// The words an article also writes in lower case, among those [`is_name_part`] asks about
+/// (capitalized words that start a sentence or stand in the headline): such a word is a common
+/// word, not a name. The words of an ASCII line are its `unicode_words()`; other lines ask the
+/// Unicode tables again. Only the few words asked about are hashed, not every word.
+fn lower_case_uses<'w>(
+    lines: &'w [Cow<'_, str>],
+    words: &[Word<'w>],
+    line_ends: &[usize],
+    headline_words: &[Word<'_>],
+) -> AHashSet<&'w str> {
+    let mut asked = AskedWords::default();
+    let mut lower = String::new();
+    let body = words.iter().map(|word| (word, false));
+    for (word, in_title) in body.chain(headline_words.iter().map(|word| (word, true))) {
+        if !(word.sentence_start || in_title) || !is_capitalized(word.text) {
+            continue;
+        }
+        if has_digit(word.text) || is_stop_word(lower_into(word.text, &mut lower)) {
+            continue;
+        }
+        asked.insert(&lower);
+    }
+    let mut found = AHashSet::new();
+    if asked.words.is_empty() {
+        return found;
+    }
+    let starts_lower = |word: &&str| word.chars().next().is_some_and(char::is_lowercase);
+    let mut start = 0;
+    for (line, &end) in lines.iter().zip(line_ends) {
+        if line.is_ascii() {
+            let line_words = words[start..end].iter().map(|word| word.text);
+            found.extend(line_words.filter(|w| starts_lower(w) && asked.contains(w)));
+        } else {
+            let line_words = line.unicode_words();
+            found.extend(line_words.filter(|w| starts_lower(w) && asked.contains(w)));
+        }
+        start = end;
+    }
+    found
+}
+
+/// A small set of words with a bit filter in front: most words looked up are not in it, and
+/// the filter answers for them without hashing.
+#[derive(Default)]
+struct AskedWords {
+    filter: [u64; 4],
+    words: AHashSet<String>,
+}
+
+impl AskedWords {
+    fn filter_bit(word: &str) -> (usize, u64) {
+        let bytes = word.as_bytes();
+        let last = bytes.last().copied().unwrap_or(0);
+        let key = (bytes.len() as u8).wrapping_mul(37).wrapping_add(last) as usize;
+        (key / 64, 1 << (key % 64))
+    }
+
+    fn insert(&mut self, word: &str) {
+        let (i, bit) = Self::filter_bit(word);
+        self.filter[i] |= bit;
+        if !self.words.contains(word) {
+            self.words.insert(word.to_string());
+        }
+    }
+
+    fn contains(&self, word: &str) -> bool {
+        let (i, bit) = Self::filter_bit(word);
+        self.filter[i] & bit != 0 && self.words.contains(word)
+    }
+}
+
 /// Lower-cases `word` into a reused buffer.
 fn lower_into<'b>(word: &str, buffer: &'b mut String) -> &'b str {
     buffer.clear();
@@ -594,7 +668,7 @@ fn lower_into<'b>(word: &str, buffer: &'b mut String) -> &'b str {
 fn collect_line(
     words: &[Word<'_>],
     in_title: bool,
-    lower_words: &ahash::AHashSet<&str>,
+    lower_words: &AHashSet<&str>,
     collector: &mut TermCollector,
     buffers: &mut Buffers,
 ) {
@@ -625,7 +699,7 @@ fn is_name_part(
     word: &Word<'_>,
     lower: &str,
     in_title: bool,
-    lower_words: &ahash::AHashSet<&str>,
+    lower_words: &AHashSet<&str>,
 ) -> bool {
     if !is_capitalized(word.text) || has_digit(word.text) {
         return false;

@@ -1001,7 +1001,8 @@ pub fn score_edges(
     score_edges_by(pairs, vectors, &days(groups), opts)
 }
 
-/// [`score_edges`], given each group's day.
+/// [`score_edges`], given each group's day. `pairs` are sorted: the candidates of one group
+/// follow each other, and with numbered terms its vector is spread out once for all of them.
 fn score_edges_by<V: Vectors + ?Sized>(
     pairs: &[(u32, u32)],
     vectors: &V,
@@ -1009,19 +1010,37 @@ fn score_edges_by<V: Vectors + ?Sized>(
     opts: &StoryOptions,
 ) -> Vec<StoryEdge> {
     let floor = (0.75 * opts.threshold) as f32;
+    let in_window = |a: u32, b: u32| match (opts.window_days, days[a as usize], days[b as usize]) {
+        (Some(window), Some(da), Some(db)) => (da - db).unsigned_abs() <= u64::from(window),
+        _ => true,
+    };
+    let dense_terms = (0..vectors.count())
+        .filter_map(|g| vectors.vector(g).last()?.0.dense_index())
+        .max()
+        .map_or(0, |i| i + 1);
     pairs
-        .par_iter()
-        .filter_map(|&(a, b)| {
-            if let (Some(window), Some(da), Some(db)) =
-                (opts.window_days, days[a as usize], days[b as usize])
-            {
-                if (da - db).unsigned_abs() > u64::from(window) {
-                    return None;
+        .par_chunk_by(|x, y| x.0 == y.0)
+        .map_init(
+            || Scatter::new(dense_terms),
+            |scatter, candidates| {
+                let a = candidates[0].0;
+                let vector_a = vectors.vector(a as usize);
+                for &(term, w) in vector_a {
+                    scatter.add(term, w);
                 }
-            }
-            let similarity = cosine(vectors.vector(a as usize), vectors.vector(b as usize));
-            (similarity >= floor).then_some(StoryEdge { a, b, similarity })
-        })
+                let edges: Vec<StoryEdge> = candidates
+                    .iter()
+                    .filter(|&&(_, b)| in_window(a, b))
+                    .filter_map(|&(_, b)| {
+                        let similarity = scatter.cosine(vectors.vector(b as usize));
+                        (similarity >= floor).then_some(StoryEdge { a, b, similarity })
+                    })
+                    .collect();
+                scatter.clear(vector_a.iter().map(|&(term, _)| term));
+                edges
+            },
+        )
+        .flatten_iter()
         .collect()
 }
 
@@ -1228,6 +1247,17 @@ impl<T: TermKey> Scatter<T> {
             Some(i) => self.dense[i],
             None => self.hashed.get(&term).copied().unwrap_or(0.0),
         }
+    }
+
+    /// The [`cosine`] of the vector spread out (one normalized vector) and `other`: the same
+    /// products added in the same order, as adding the zero product of a term not shared
+    /// changes no sum.
+    fn cosine(&self, other: &[(T, f32)]) -> f32 {
+        let mut dot = 0.0f32;
+        for &(term, w) in other {
+            dot += self.weight(term) * w;
+        }
+        dot
     }
 
     /// Back to all zeros, given the terms added.
