@@ -16,6 +16,8 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use crate::error::{Error, Result};
 use crate::input::{DateKey, RawRecord};
 use crate::pipeline::{ArticleMeta, Clustering};
@@ -119,14 +121,15 @@ impl Drop for AtomicFile {
 /// Writes rows to a CSV file atomically.
 pub(crate) struct CsvOutput {
     path: PathBuf,
-    writer: csv::Writer<AtomicFile>,
+    /// Taken only while [`CsvOutput::rows_in_parallel`] writes formatted rows to the file.
+    writer: Option<csv::Writer<AtomicFile>>,
 }
 
 impl CsvOutput {
     pub(crate) fn create(path: &Path, header: &[&str]) -> Result<CsvOutput> {
         let mut output = CsvOutput {
             path: path.to_path_buf(),
-            writer: csv::Writer::from_writer(AtomicFile::create(path)?),
+            writer: Some(csv::Writer::from_writer(AtomicFile::create(path)?)),
         };
         output.row(header)?;
         Ok(output)
@@ -141,21 +144,85 @@ impl CsvOutput {
             path: self.path.clone(),
             source,
         };
+        let Some(writer) = self.writer.as_mut() else {
+            return Err(self.lost_writer());
+        };
         for cell in cells {
-            self.writer.write_field(cell.as_ref()).map_err(csv_error)?;
+            writer.write_field(cell.as_ref()).map_err(csv_error)?;
         }
-        self.writer.write_record(None::<&[u8]>).map_err(csv_error)
+        writer.write_record(None::<&[u8]>).map_err(csv_error)
     }
 
-    pub(crate) fn commit(self) -> Result<()> {
+    /// The error after a failed [`CsvOutput::rows_in_parallel`] lost the writer.
+    fn lost_writer(&self) -> Error {
+        Error::Output {
+            path: self.path.clone(),
+            source: io::Error::other("an earlier write failed"),
+        }
+    }
+
+    /// Writes one row per item, the same bytes as [`CsvOutput::row`] for each in turn; the
+    /// rows are formatted on all threads, a slice per task and a window at a time (so the
+    /// formatted rows held stay small), and written in order.
+    pub(crate) fn rows_in_parallel<'a, T: Sync>(
+        &mut self,
+        items: &[T],
+        cells: impl Fn(&T) -> Vec<Cow<'a, str>> + Sync,
+    ) -> Result<()> {
+        let format = |rows: &[T]| -> csv::Result<Vec<u8>> {
+            let mut writer = csv::Writer::from_writer(Vec::new());
+            for item in rows {
+                for cell in cells(item) {
+                    writer.write_field(cell.as_ref())?;
+                }
+                writer.write_record(None::<&[u8]>)?;
+            }
+            writer
+                .into_inner()
+                .map_err(|e| csv::Error::from(e.into_error()))
+        };
+        let path = &self.path;
+        let csv_error = |source| Error::OutputCsv {
+            path: path.clone(),
+            source,
+        };
+        let io_error = |source| Error::Output {
+            path: path.clone(),
+            source,
+        };
+        let Some(writer) = self.writer.take() else {
+            return Err(self.lost_writer());
+        };
+        let mut file = writer.into_inner().map_err(|e| io_error(e.into_error()))?;
+        for window in items.chunks(ROWS_AT_ONCE) {
+            let parts: Vec<csv::Result<Vec<u8>>> =
+                window.par_chunks(ROWS_PER_TASK).map(format).collect();
+            for part in parts {
+                let bytes = part.map_err(csv_error)?;
+                file.write_all(&bytes).map_err(io_error)?;
+            }
+        }
+        self.writer = Some(csv::Writer::from_writer(file));
+        Ok(())
+    }
+
+    pub(crate) fn commit(mut self) -> Result<()> {
+        let Some(writer) = self.writer.take() else {
+            return Err(self.lost_writer());
+        };
         let path = self.path;
-        let file = self.writer.into_inner().map_err(|e| Error::Output {
+        let file = writer.into_inner().map_err(|e| Error::Output {
             path: path.clone(),
             source: io::Error::other(e.to_string()),
         })?;
         file.commit()
     }
 }
+
+/// Rows formatted before they are written, and per formatting task (see
+/// [`CsvOutput::rows_in_parallel`]).
+const ROWS_AT_ONCE: usize = 1 << 16;
+const ROWS_PER_TASK: usize = 1 << 10;
 
 /// Checks before any work starts that `dir` exists (creating it) and can be written.
 pub fn prepare_output_dir(dir: &Path) -> Result<()> {
@@ -222,7 +289,8 @@ pub fn row_order(clustering: &Clustering) -> Vec<u32> {
             article.id.as_str(),
         )
     };
-    order.sort_by(|&a, &b| key(a).cmp(&key(b)));
+    // Stable: articles with equal keys (a repeated id) keep their input order.
+    order.par_sort_by(|&a, &b| key(a).cmp(&key(b)));
     order
 }
 
@@ -246,14 +314,14 @@ pub fn write_clusters(clustering: &Clustering, path: &Path) -> Result<()> {
                 .sum()
         })
         .collect();
-    for doc in row_order(clustering) {
+    out.rows_in_parallel(&row_order(clustering), |&doc| {
         let doc = doc as usize;
         let article = &clustering.articles[doc];
         let dup = clustering.dup_of[doc] as usize;
         let story = clustering.story_of[doc] as usize;
         let group = &clustering.dup_groups[dup];
         let canonical = group.canonical() as usize == doc;
-        out.row([
+        vec![
             safe_cell(&article.id),
             Cow::Owned((story + 1).to_string()),
             Cow::Owned((dup + 1).to_string()),
@@ -265,14 +333,16 @@ pub fn write_clusters(clustering: &Clustering, path: &Path) -> Result<()> {
             safe_cell(&article.source),
             safe_cell(&article.url),
             safe_cell(&article.title),
-        ])?;
-    }
+        ]
+    })?;
     out.commit()
 }
 
 pub fn write_stories(clustering: &Clustering, path: &Path) -> Result<()> {
     let mut out = CsvOutput::create(path, &STORY_COLUMNS)?;
-    for (s, story) in clustering.stories.iter().enumerate() {
+    let numbers: Vec<usize> = (0..clustering.stories.len()).collect();
+    out.rows_in_parallel(&numbers, |&s| {
+        let story = &clustering.stories[s];
         let members: Vec<&ArticleMeta> = story
             .dup_groups
             .iter()
@@ -289,7 +359,7 @@ pub fn write_stories(clustering: &Clustering, path: &Path) -> Result<()> {
             .collect();
         let sources = sources.into_iter().collect::<Vec<_>>().join(";");
         let headline = story_headline(clustering, s);
-        out.row([
+        vec![
             Cow::Owned((s + 1).to_string()),
             Cow::Owned(members.len().to_string()),
             Cow::Owned(story.dup_groups.len().to_string()),
@@ -304,8 +374,8 @@ pub fn write_stories(clustering: &Clustering, path: &Path) -> Result<()> {
                     .cloned()
                     .unwrap_or_default(),
             ),
-        ])?;
-    }
+        ]
+    })?;
     out.commit()
 }
 
