@@ -625,6 +625,7 @@ fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
         eprintln!("storyhash: stages: {}", progress.stage_times());
     }
     summarize(&clustering, &args.common, &args.out.join("rejects.csv"));
+    exit_without_freeing(clustering);
     Ok(())
 }
 
@@ -658,6 +659,7 @@ fn dedup(args: DedupArgs) -> anyhow::Result<()> {
         );
     }
     summarize(&clustering, &args.common, &rejects_path);
+    exit_without_freeing(clustering);
     Ok(())
 }
 
@@ -668,6 +670,13 @@ fn evaluate(args: EvalArgs) -> anyhow::Result<()> {
     } else {
         print_stdout(&report.to_text())
     }
+}
+
+/// The outputs are written and the process is about to end: the system takes the clustering's
+/// memory back at once, where dropping it would free every article's strings one by one (a
+/// tenth of a second at 100,000 articles).
+fn exit_without_freeing(clustering: Clustering) {
+    std::mem::forget(clustering);
 }
 
 /// The final summary line, and one line about rejects.

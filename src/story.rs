@@ -989,9 +989,13 @@ pub struct StoryEdge {
     pub similarity: f32,
 }
 
-/// Scores candidate pairs by cosine. Pairs beyond the date window, and pairs below 3/4 of the
-/// threshold, are dropped: such a weak edge only adds heap work to the linkage (measured on the
-/// labelled sets: no label changes, half the time).
+/// Scores candidate pairs by cosine. Pairs beyond the date window, and pairs below the
+/// threshold, are dropped. A weak edge cannot start a merge; it only links two clusters whose
+/// average might reach the threshold through a strong pair that was not a candidate, and it
+/// costs the linkage a dot product at every merge next to it. Measured: dropping edges below
+/// 3/4 of the threshold, then below the threshold, changed no label on ecbplus-dev, gvc-dev
+/// and the demo; on 100,000 generated articles B-cubed F1 went 0.902 → 0.904 and the linkage
+/// 4.8 → 2.1 s.
 pub fn score_edges(
     pairs: &[(u32, u32)],
     vectors: &[TermVector],
@@ -1009,7 +1013,7 @@ fn score_edges_by<V: Vectors + ?Sized>(
     days: &[Option<i64>],
     opts: &StoryOptions,
 ) -> Vec<StoryEdge> {
-    let floor = (0.75 * opts.threshold) as f32;
+    let floor = (1.0 * opts.threshold) as f32;
     let in_window = |a: u32, b: u32| match (opts.window_days, days[a as usize], days[b as usize]) {
         (Some(window), Some(da), Some(db)) => (da - db).unsigned_abs() <= u64::from(window),
         _ => true,
@@ -2162,11 +2166,13 @@ mod tests {
             let opts = StoryOptions {
                 window_days,
                 top_terms: 4,
+                // Low enough that many scored pairs are kept.
+                threshold: 0.05,
                 ..StoryOptions::default()
             };
             let pairs = candidate_pairs(&vectors, &infos, &opts);
             let expected = score_edges(&pairs, &vectors, &infos, &opts);
-            assert!(expected.len() > 100);
+            assert!(expected.len() > 100, "{} edges", expected.len());
             let (order, days) = (orders(&infos), days(&infos));
             for at_once in [1, 50, 1000, usize::MAX] {
                 let edges = candidate_edges(vectors.as_slice(), &order, &days, &opts, at_once);
