@@ -140,17 +140,19 @@ impl Progress for NoProgress {}
 /// An article after clustering: everything but its text, which is dropped once hashed.
 #[derive(Debug, Clone)]
 pub struct ArticleMeta {
-    pub id: String,
-    pub title: String,
-    pub date: String,
+    pub id: Box<str>,
+    pub title: Box<str>,
+    pub date: Box<str>,
     pub date_key: Option<DateKey>,
-    pub url: String,
-    pub source: String,
+    pub url: Box<str>,
+    pub source: Box<str>,
     /// Length of the text in bytes (the canonical choice prefers longer texts).
     pub text_len: usize,
     pub origin: input::RecordOrigin,
     pub format: Format,
-    pub raw: Option<RawRecord>,
+    /// The original record, kept only for `dedup` (boxed: most runs keep none, and the slot
+    /// is a pointer per article instead of five words).
+    pub raw: Option<Box<RawRecord>>,
 }
 
 impl ArticleMeta {
@@ -158,14 +160,14 @@ impl ArticleMeta {
         ArticleMeta {
             date_key: DateKey::parse(&article.date),
             text_len: article.text.len(),
-            id: article.id,
-            title: article.title,
-            date: article.date,
-            url: article.url,
-            source: article.source,
+            id: article.id.into_boxed_str(),
+            title: article.title.into_boxed_str(),
+            date: article.date.into_boxed_str(),
+            url: article.url.into_boxed_str(),
+            source: article.source.into_boxed_str(),
             origin: article.origin,
             format: article.format,
-            raw: article.raw,
+            raw: article.raw.map(Box::new),
         }
     }
 
@@ -175,14 +177,14 @@ impl ArticleMeta {
         ArticleMeta {
             date_key: DateKey::parse(&article.date),
             text_len: article.text.len(),
-            id: article.id.clone(),
-            title: article.title.clone(),
-            date: article.date.clone(),
-            url: article.url.clone(),
-            source: article.source.clone(),
+            id: article.id.as_str().into(),
+            title: article.title.as_str().into(),
+            date: article.date.as_str().into(),
+            url: article.url.as_str().into(),
+            source: article.source.as_str().into(),
             origin: article.origin.clone(),
             format: article.format,
-            raw: article.raw.take(),
+            raw: article.raw.take().map(Box::new),
         }
     }
 
@@ -437,14 +439,14 @@ impl<'a> Signer<'a> {
         let mut keep = vec![true; first.metas.len()];
         let mut duplicates = Vec::new();
         for (doc, meta) in first.metas.iter().enumerate() {
-            match first_seen.get(meta.id.as_str()) {
+            match first_seen.get(&*meta.id) {
                 Some(&original) => {
                     keep[doc] = false;
                     let original = &first.metas[original].origin;
                     duplicates.push(Reject {
                         file: meta.origin.file.to_string(),
                         line: meta.origin.line,
-                        id: meta.id.clone(),
+                        id: meta.id.to_string(),
                         reason: RejectReason::DuplicateId {
                             first: format!("{}:{}", original.file, original.line),
                         },

@@ -286,7 +286,7 @@ pub fn row_order(clustering: &Clustering) -> Vec<u32> {
             clustering.dup_of[doc as usize],
             article.date_key.is_none(),
             article.date_key,
-            article.id.as_str(),
+            &*article.id,
         )
     };
     // Stable: articles with equal keys (a repeated id) keep their input order.
@@ -354,7 +354,7 @@ pub fn write_stories(clustering: &Clustering, path: &Path) -> Result<()> {
         let last = dates.iter().max().map(|d| d.to_iso()).unwrap_or_default();
         let sources: BTreeSet<&str> = members
             .iter()
-            .map(|a| a.source.as_str())
+            .map(|a| &*a.source)
             .filter(|s| !s.is_empty())
             .collect();
         let sources = sources.into_iter().collect::<Vec<_>>().join(";");
@@ -389,7 +389,7 @@ fn story_headline(clustering: &Clustering, story: usize) -> &str {
             &clustering.articles[clustering.dup_groups[g as usize].canonical() as usize].title
         })
         .find(|title| !title.trim().is_empty())
-        .map_or("", |title| title.as_str())
+        .map_or("", |title| &**title)
 }
 
 pub fn write_rejects(clustering: &Clustering, path: &Path) -> Result<()> {
@@ -445,7 +445,7 @@ pub enum FeedFormat {
 pub fn feed_format(clustering: &Clustering) -> FeedFormat {
     let mut header = None;
     for doc in canonical_in_input_order(clustering) {
-        match &clustering.articles[doc as usize].raw {
+        match clustering.articles[doc as usize].raw.as_deref() {
             Some(RawRecord::CsvRow { header: h, .. }) => {
                 let same =
                     clustering.csv_headers[*h] == clustering.csv_headers[*header.get_or_insert(*h)];
@@ -497,7 +497,7 @@ fn write_feed(clustering: &Clustering, out: &mut dyn Write) -> io::Result<usize>
             writer.write_record(&clustering.csv_headers[header])?;
             for &doc in &docs {
                 if let Some(RawRecord::CsvRow { fields, .. }) =
-                    &clustering.articles[doc as usize].raw
+                    clustering.articles[doc as usize].raw.as_deref()
                 {
                     writer.write_record(fields)?;
                 }
@@ -521,7 +521,7 @@ fn write_json_record(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let mut object = serde_json::Map::new();
-    match &article.raw {
+    match article.raw.as_deref() {
         Some(RawRecord::JsonLine(line)) => {
             out.write_all(line.as_bytes())?;
             return out.write_all(b"\n");
@@ -532,13 +532,13 @@ fn write_json_record(
             }
         }
         Some(RawRecord::File { text }) => {
-            object.insert("id".into(), article.id.clone().into());
-            object.insert("title".into(), article.title.clone().into());
+            object.insert("id".into(), article.id.to_string().into());
+            object.insert("title".into(), article.title.to_string().into());
             object.insert("text".into(), text.clone().into());
         }
         None => {
-            object.insert("id".into(), article.id.clone().into());
-            object.insert("title".into(), article.title.clone().into());
+            object.insert("id".into(), article.id.to_string().into());
+            object.insert("title".into(), article.title.to_string().into());
         }
     }
     serde_json::to_writer(&mut *out, &object)?;

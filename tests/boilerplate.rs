@@ -58,7 +58,11 @@ fn site_boilerplate_is_dropped_and_story_text_is_kept() {
     );
     assert_eq!(clustering.stats.articles_with_boilerplate, 6);
     let dup_of = |id: &str| {
-        let doc = clustering.articles.iter().position(|a| a.id == id).unwrap();
+        let doc = clustering
+            .articles
+            .iter()
+            .position(|a| &*a.id == id)
+            .unwrap();
         clustering.dup_of[doc]
     };
     assert!((1..4).all(|site| dup_of(&format!("copy{site}")) == dup_of("copy0")));

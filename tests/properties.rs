@@ -144,7 +144,7 @@ fn assignment(clustering: &Clustering) -> BTreeMap<String, (u32, u32)> {
         .enumerate()
         .map(|(doc, a)| {
             (
-                a.id.clone(),
+                a.id.to_string(),
                 (clustering.dup_of[doc], clustering.story_of[doc]),
             )
         })

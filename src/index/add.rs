@@ -235,7 +235,7 @@ impl BatchAdder<'_> {
                 .map_err(|e| self.sql(e))?;
             match known {
                 Some(batch) => skipped.push(Skipped {
-                    id: article.meta.id.clone(),
+                    id: article.meta.id.to_string(),
                     file: article.meta.origin.file.to_string(),
                     line: article.meta.origin.line,
                     batch,
@@ -962,7 +962,7 @@ impl BatchAdder<'_> {
                 };
                 let meta = &article.meta;
                 rows[member] = Some(AddedArticle {
-                    id: meta.id.clone(),
+                    id: meta.id.to_string(),
                     story: group.story,
                     dup: plan.dup,
                     canonical: group.canonical_seq == seq,
@@ -971,10 +971,10 @@ impl BatchAdder<'_> {
                     story_size,
                     date: meta
                         .date_key
-                        .map_or_else(|| meta.date.clone(), DateKey::to_iso),
-                    source: meta.source.clone(),
-                    url: meta.url.clone(),
-                    title: meta.title.clone(),
+                        .map_or_else(|| meta.date.to_string(), DateKey::to_iso),
+                    source: meta.source.to_string(),
+                    url: meta.url.to_string(),
+                    title: meta.title.to_string(),
                     matched,
                 });
             }
