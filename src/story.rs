@@ -1015,7 +1015,7 @@ fn score_edges_by<V: Vectors + ?Sized>(
     days: &[Option<i64>],
     opts: &StoryOptions,
 ) -> Vec<StoryEdge> {
-    let floor = (1.0 * opts.threshold) as f32;
+    let floor = opts.threshold as f32;
     let in_window = |a: u32, b: u32| match (opts.window_days, days[a as usize], days[b as usize]) {
         (Some(window), Some(da), Some(db)) => (da - db).unsigned_abs() <= u64::from(window),
         _ => true,
