@@ -957,20 +957,22 @@ fn candidate_edges<V: Vectors + ?Sized>(
     // Ranges of first groups with at most `pairs_at_once` pairs each (one group may have more).
     let mut count = vec![0u32; vectors.count()];
     each_pair(&mut |a, _| count[a as usize] = count[a as usize].saturating_add(1));
-    let mut ranges: Vec<(u32, u32)> = Vec::new();
+    // (first group, end group, pairs): the pairs are counted, so each range's list is
+    // allocated once at its size (grown by doubling, it held up to twice that and copied it).
+    let mut ranges: Vec<(u32, u32, usize)> = Vec::new();
     let (mut from, mut pairs) = (0u32, 0usize);
     for (a, &c) in count.iter().enumerate() {
         if pairs > 0 && pairs + c as usize > pairs_at_once {
-            ranges.push((from, a as u32));
+            ranges.push((from, a as u32, pairs));
             (from, pairs) = (a as u32, 0);
         }
         pairs += c as usize;
     }
-    ranges.push((from, count.len() as u32));
+    ranges.push((from, count.len() as u32, pairs));
     drop(count);
     let mut edges = Vec::new();
-    for (from, to) in ranges {
-        let mut pairs: Vec<(u32, u32)> = Vec::new();
+    for (from, to, size) in ranges {
+        let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(size);
         each_pair(&mut |a, b| {
             if (from..to).contains(&a) {
                 pairs.push((a, b));
