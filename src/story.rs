@@ -1022,10 +1022,21 @@ fn score_edges_by<V: Vectors + ?Sized>(
         (Some(window), Some(da), Some(db)) => (da - db).unsigned_abs() <= u64::from(window),
         _ => true,
     };
-    let dense_terms = (0..vectors.count())
-        .filter_map(|g| vectors.vector(g).last()?.0.dense_index())
-        .max()
-        .map_or(0, |i| i + 1);
+    // Term numbers are dense in a run (fewer than its entries); anything sparser is looked up
+    // in the map instead of an array that long.
+    let (entries, dense_terms) = (0..vectors.count())
+        .into_par_iter()
+        .map(|g| {
+            let vector = vectors.vector(g);
+            let largest = vector.iter().filter_map(|&(t, _)| t.dense_index()).max();
+            (vector.len(), largest.map_or(0, |i| i + 1))
+        })
+        .reduce(|| (0, 0), |x, y| (x.0 + y.0, x.1.max(y.1)));
+    let dense_terms = if entries.saturating_mul(4) >= dense_terms {
+        dense_terms
+    } else {
+        0
+    };
     pairs
         .par_chunk_by(|x, y| x.0 == y.0)
         .map_init(
@@ -1185,22 +1196,6 @@ pub fn average_linkage<V: Vectors + ?Sized>(
         }
     }
     drop(next);
-    if std::env::var_os("SH_DEBUG").is_some() {
-        let mut sizes: Vec<(usize, usize)> = (0..count)
-            .map(|c| {
-                (
-                    member_starts[c + 1] - member_starts[c],
-                    edge_starts[c + 1] - edge_starts[c],
-                )
-            })
-            .collect();
-        sizes.sort_unstable();
-        eprintln!(
-            "components {count}, groups {n}, edges {}, largest {:?}",
-            edges.len(),
-            &sizes[sizes.len().saturating_sub(5)..]
-        );
-    }
     let merged: Vec<Vec<(u32, u32)>> = (0..count)
         .into_par_iter()
         .map(|c| {
@@ -1231,14 +1226,16 @@ const KEPT_SUM: u32 = 16;
 const TRIM_EVERY_MERGES: usize = 1 << 16;
 
 /// One cluster's summed weights spread out for lookups by term: an array over term numbers, or
-/// a map for hashed terms (see [`TermKey::dense_index`]). Zero for every term not added.
+/// a map for hashed terms (see [`TermKey::dense_index`]) and for numbers past the array (so
+/// unsorted vectors or sparse numbers cost speed, never a panic). Zero for every term not
+/// added.
 struct Scatter<T> {
     dense: Vec<f32>,
     hashed: AHashMap<T, f32>,
 }
 
 impl<T: TermKey> Scatter<T> {
-    /// Room for dense term numbers below `dense_terms`.
+    /// An array for dense term numbers below `dense_terms`; other terms go to the map.
     fn new(dense_terms: usize) -> Self {
         Scatter {
             dense: vec![0.0; dense_terms],
@@ -1247,14 +1244,14 @@ impl<T: TermKey> Scatter<T> {
     }
 
     fn add(&mut self, term: T, weight: f32) {
-        match term.dense_index() {
+        match term.dense_index().filter(|&i| i < self.dense.len()) {
             Some(i) => self.dense[i] += weight,
             None => *self.hashed.entry(term).or_default() += weight,
         }
     }
 
     fn weight(&self, term: T) -> f32 {
-        match term.dense_index() {
+        match term.dense_index().filter(|&i| i < self.dense.len()) {
             Some(i) => self.dense[i],
             None => self.hashed.get(&term).copied().unwrap_or(0.0),
         }
@@ -1274,7 +1271,7 @@ impl<T: TermKey> Scatter<T> {
     /// Back to all zeros, given the terms added.
     fn clear(&mut self, added: impl Iterator<Item = T>) {
         for term in added {
-            if let Some(i) = term.dense_index() {
+            if let Some(i) = term.dense_index().filter(|&i| i < self.dense.len()) {
                 self.dense[i] = 0.0;
             }
         }
@@ -1305,14 +1302,25 @@ impl<'v, V: Vectors + ?Sized> ClusterTerms<'v, V> {
         }
     }
 
-    /// One more than the largest dense term number of the component (0 when none is dense).
-    fn dense_terms(&self) -> usize {
-        self.members
-            .iter()
-            .flat_map(|&g| self.vectors.vector(g as usize))
+    /// One more than the largest dense term number of the component, when an array that long
+    /// is worth it (the component has at least a quarter as many entries: a two-group component
+    /// should not zero an array over every term of the run); else 0, and its [`Scatter`] is a
+    /// map.
+    fn dense_terms_worth_it(&self) -> usize {
+        let entries = || {
+            self.members
+                .iter()
+                .flat_map(|&g| self.vectors.vector(g as usize))
+        };
+        let dense_terms = entries()
             .filter_map(|&(term, _)| term.dense_index())
             .max()
-            .map_or(0, |i| i + 1)
+            .map_or(0, |i| i + 1);
+        if entries().count().saturating_mul(4) >= dense_terms {
+            dense_terms
+        } else {
+            0
+        }
     }
 
     /// The own vectors of cluster `c`'s members, in merge order.
@@ -1457,7 +1465,13 @@ fn link_component<V: Vectors + ?Sized>(
     threshold: f64,
 ) -> Vec<(u32, u32)> {
     let local = |g: u32| members.binary_search(&g).unwrap_or_default() as u32;
-    let edges = || edge_ids.iter().map(|&e| edges[e as usize]);
+    // An edge of a group with itself says nothing (and would merge a cluster into itself).
+    let edges = || {
+        edge_ids
+            .iter()
+            .map(|&e| edges[e as usize])
+            .filter(|edge| edge.a != edge.b)
+    };
     let n = members.len();
     let mut size = vec![1u32; n];
     let mut version = vec![0u32; n];
@@ -1514,7 +1528,7 @@ fn link_component<V: Vectors + ?Sized>(
     }
     let mut parent: Vec<u32> = (0..n as u32).collect();
     let mut clusters = ClusterTerms::new(vectors, members);
-    let mut scatter = Scatter::new(clusters.dense_terms());
+    let mut scatter = Scatter::new(clusters.dense_terms_worth_it());
     // Neighbours linked to only one side of a merge: (place in the merged list, neighbour).
     let mut want_a: Vec<(usize, u32)> = Vec::new();
     let mut want_b: Vec<(usize, u32)> = Vec::new();
@@ -2315,6 +2329,28 @@ mod tests {
             largest_cluster >= KEPT_SUM as usize,
             "kept sums were not exercised"
         );
+    }
+
+    #[test]
+    fn linkage_survives_self_edges_and_sparse_term_numbers() {
+        // Term numbers far beyond the number of terms must not size an array, and an edge of a
+        // group with itself must not merge a cluster into itself (which looped forever).
+        let far = u32::MAX - 1;
+        let vectors: Vec<Vec<(u32, f32)>> = vec![
+            vec![(1, 0.6), (far, 0.8)],
+            vec![(1, 0.6), (far, 0.8)],
+            vec![(2, 1.0)],
+        ];
+        let edges = vec![edge(0, 0, 1.0), edge(0, 1, 1.0), edge(1, 2, 0.0)];
+        let labels = average_linkage(&vectors, &edges, 0.5);
+        assert_eq!(labels, vec![0, 0, 2]);
+        let opts = StoryOptions {
+            threshold: 0.5,
+            ..StoryOptions::default()
+        };
+        let scored = score_edges_by(&[(0, 1), (1, 2)], vectors.as_slice(), &[None; 3], &opts);
+        assert_eq!(scored.len(), 1);
+        assert!((scored[0].similarity - 1.0).abs() < 1e-6);
     }
 
     #[test]
