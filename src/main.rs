@@ -446,10 +446,7 @@ fn index_add(args: IndexAddArgs) -> anyhow::Result<()> {
         &progress,
         &mut write_report,
     )?;
-    progress.finish();
-    if args.verbose {
-        eprintln!("storyhash: stages: {}", progress.stage_times());
-    }
+    progress.finish(args.verbose);
     if args.quiet {
         return Ok(());
     }
@@ -620,10 +617,7 @@ fn cluster(args: ClusterArgs) -> anyhow::Result<()> {
     let clustering = pipeline::run(&args.common.inputs, &opts, &progress)?;
     progress.stage("writing");
     report::write_cluster_outputs(&clustering, &args.out)?;
-    progress.finish();
-    if args.common.verbose {
-        eprintln!("storyhash: stages: {}", progress.stage_times());
-    }
+    progress.finish(args.common.verbose);
     summarize(&clustering, &args.common, &args.out.join("rejects.csv"));
     exit_without_freeing(clustering);
     Ok(())
@@ -639,7 +633,7 @@ fn dedup(args: DedupArgs) -> anyhow::Result<()> {
     }
     let progress = BarProgress::new(&args.common.inputs, args.common.quiet);
     let clustering = pipeline::run(&args.common.inputs, &opts, &progress)?;
-    progress.finish();
+    progress.stage("writing");
     let written = report::write_dedup_feed(&clustering, &args.output)?;
     if let Some(dups) = &args.dups {
         report::write_dups(&clustering, dups)?;
@@ -648,9 +642,7 @@ fn dedup(args: DedupArgs) -> anyhow::Result<()> {
     if args.rejects.is_some() {
         report::write_rejects(&clustering, &rejects_path)?;
     }
-    if args.common.verbose {
-        eprintln!("storyhash: stages: {}", progress.stage_times());
-    }
+    progress.finish(args.common.verbose);
     if !args.common.quiet {
         eprintln!(
             "storyhash: wrote {written} of {} articles to {}",
@@ -754,9 +746,13 @@ impl BarProgress {
         }
     }
 
-    fn finish(&self) {
+    /// Clears the bar; with `verbose`, prints how long each stage took.
+    fn finish(&self, verbose: bool) {
         self.bar.finish_and_clear();
         self.stage("done");
+        if verbose {
+            eprintln!("storyhash: stages: {}", self.stage_times());
+        }
     }
 
     /// "reading 1.20 s, adding 3.40 s, ...": the time of each stage.
