@@ -140,12 +140,13 @@ impl Progress for NoProgress {}
 /// An article after clustering: everything but its text, which is dropped once hashed.
 #[derive(Debug, Clone)]
 pub struct ArticleMeta {
-    pub id: Box<str>,
-    pub title: Box<str>,
-    pub date: Box<str>,
+    /// The id, title, date, url and source, one after another: one allocation per article
+    /// instead of five (a tenth of the metadata's memory, and fewer small blocks left between
+    /// freed texts).
+    fields: Box<str>,
+    /// Where the id, title, date and url end in `fields` (the source runs to its end).
+    ends: [u32; 4],
     pub date_key: Option<DateKey>,
-    pub url: Box<str>,
-    pub source: Box<str>,
     /// Length of the text in bytes (the canonical choice prefers longer texts).
     pub text_len: usize,
     pub origin: input::RecordOrigin,
@@ -155,44 +156,86 @@ pub struct ArticleMeta {
     pub raw: Option<Box<RawRecord>>,
 }
 
+/// The longest a metadata field is kept, in bytes: five such fields fit the `u32` offsets of
+/// [`ArticleMeta`]. A longer field (a title of 800 MiB) is cut at a character boundary.
+const MAX_FIELD_BYTES: usize = 800 << 20;
+
 impl ArticleMeta {
-    pub(crate) fn from_article(article: Article) -> ArticleMeta {
+    /// The metadata of an article, its raw record given.
+    fn new(article: &Article, raw: Option<RawRecord>) -> ArticleMeta {
+        let parts = [
+            article.id.as_str(),
+            &article.title,
+            &article.date,
+            &article.url,
+            &article.source,
+        ]
+        .map(|field| text::capped(field, MAX_FIELD_BYTES));
+        let mut fields = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+        let mut ends = [0u32; 4];
+        for (i, part) in parts.iter().enumerate() {
+            fields.push_str(part);
+            if let Some(end) = ends.get_mut(i) {
+                // At most 4 × MAX_FIELD_BYTES < 2^32.
+                *end = fields.len() as u32;
+            }
+        }
         ArticleMeta {
+            fields: fields.into_boxed_str(),
+            ends,
             date_key: DateKey::parse(&article.date),
             text_len: article.text.len(),
-            id: article.id.into_boxed_str(),
-            title: article.title.into_boxed_str(),
-            date: article.date.into_boxed_str(),
-            url: article.url.into_boxed_str(),
-            source: article.source.into_boxed_str(),
-            origin: article.origin,
+            origin: article.origin.clone(),
             format: article.format,
-            raw: article.raw.map(Box::new),
+            raw: raw.map(Box::new),
         }
+    }
+
+    pub(crate) fn from_article(mut article: Article) -> ArticleMeta {
+        let raw = article.raw.take();
+        ArticleMeta::new(&article, raw)
     }
 
     /// The metadata of an article that stays in memory: the small fields are copied, the raw
     /// record (which can be as large as the text) moves.
     fn from_kept(article: &mut Article) -> ArticleMeta {
-        ArticleMeta {
-            date_key: DateKey::parse(&article.date),
-            text_len: article.text.len(),
-            id: article.id.as_str().into(),
-            title: article.title.as_str().into(),
-            date: article.date.as_str().into(),
-            url: article.url.as_str().into(),
-            source: article.source.as_str().into(),
-            origin: article.origin.clone(),
-            format: article.format,
-            raw: article.raw.take().map(Box::new),
-        }
+        let raw = article.raw.take();
+        ArticleMeta::new(article, raw)
+    }
+
+    /// Field `i` of `fields`: id, title, date, url, source.
+    fn field(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        let end = self.ends.get(i).map_or(self.fields.len(), |&e| e as usize);
+        &self.fields[start..end]
+    }
+
+    pub fn id(&self) -> &str {
+        self.field(0)
+    }
+
+    pub fn title(&self) -> &str {
+        self.field(1)
+    }
+
+    /// The date as the input wrote it ([`ArticleMeta::date_key`] is its parsed day).
+    pub fn date(&self) -> &str {
+        self.field(2)
+    }
+
+    pub fn url(&self) -> &str {
+        self.field(3)
+    }
+
+    pub fn source(&self) -> &str {
+        self.field(4)
     }
 
     pub fn rank_key(&self) -> RankKey<'_> {
         RankKey {
             date: self.date_key,
             text_len: self.text_len,
-            id: &self.id,
+            id: self.id(),
         }
     }
 }
@@ -439,21 +482,21 @@ impl<'a> Signer<'a> {
         let mut keep = vec![true; first.metas.len()];
         let mut duplicates = Vec::new();
         for (doc, meta) in first.metas.iter().enumerate() {
-            match first_seen.get(&*meta.id) {
+            match first_seen.get(meta.id()) {
                 Some(&original) => {
                     keep[doc] = false;
                     let original = &first.metas[original].origin;
                     duplicates.push(Reject {
                         file: meta.origin.file.to_string(),
                         line: meta.origin.line,
-                        id: meta.id.to_string(),
+                        id: meta.id().to_string(),
                         reason: RejectReason::DuplicateId {
                             first: format!("{}:{}", original.file, original.line),
                         },
                     });
                 }
                 None => {
-                    first_seen.insert(&meta.id, doc);
+                    first_seen.insert(meta.id(), doc);
                 }
             }
         }
@@ -1291,6 +1334,51 @@ fn story_assignments(dup_of: &[u32], groups: usize, stories: &[Story]) -> Vec<u3
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The five fields read back from the one allocation, empty or not, whatever their script.
+    #[test]
+    fn article_meta_fields_read_back() {
+        let cases = [
+            [
+                "a-1",
+                "Kim Yong-chol in Seoul",
+                "2024-05-01",
+                "https://x.test/a",
+                "x.test",
+            ],
+            ["", "", "", "", ""],
+            ["é", "", "Mai 2024 — ≈", "", "Le Monde"],
+            ["", "title only", "", "", ""],
+        ];
+        for [id, title, date, url, source] in cases {
+            let article = Article {
+                id: id.into(),
+                title: title.into(),
+                text: "some text".into(),
+                date: date.into(),
+                url: url.into(),
+                source: source.into(),
+                origin: input::RecordOrigin {
+                    file: "f.jsonl".into(),
+                    line: 3,
+                },
+                format: Format::Jsonl,
+                raw: None,
+            };
+            let meta = ArticleMeta::from_article(article);
+            assert_eq!(
+                [
+                    meta.id(),
+                    meta.title(),
+                    meta.date(),
+                    meta.url(),
+                    meta.source()
+                ],
+                [id, title, date, url, source]
+            );
+            assert_eq!(meta.text_len, 9);
+        }
+    }
 
     /// The boilerplate pass from the token spool gives what re-reading the input gives.
     #[test]

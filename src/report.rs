@@ -286,7 +286,7 @@ pub fn row_order(clustering: &Clustering) -> Vec<u32> {
             clustering.dup_of[doc as usize],
             article.date_key.is_none(),
             article.date_key,
-            &*article.id,
+            article.id(),
         )
     };
     // Stable: articles with equal keys (a repeated id) keep their input order.
@@ -297,7 +297,7 @@ pub fn row_order(clustering: &Clustering) -> Vec<u32> {
 fn display_date(article: &ArticleMeta) -> Cow<'_, str> {
     match article.date_key {
         Some(date) => Cow::Owned(date.to_iso()),
-        None => Cow::Borrowed(&article.date),
+        None => Cow::Borrowed(article.date()),
     }
 }
 
@@ -322,7 +322,7 @@ pub fn write_clusters(clustering: &Clustering, path: &Path) -> Result<()> {
         let group = &clustering.dup_groups[dup];
         let canonical = group.canonical() as usize == doc;
         vec![
-            safe_cell(&article.id),
+            safe_cell(article.id()),
             Cow::Owned((story + 1).to_string()),
             Cow::Owned((dup + 1).to_string()),
             Cow::Borrowed(if canonical { "true" } else { "false" }),
@@ -330,9 +330,9 @@ pub fn write_clusters(clustering: &Clustering, path: &Path) -> Result<()> {
             Cow::Owned(group.members.len().to_string()),
             Cow::Owned(story_sizes[story].to_string()),
             Cow::Owned(safe_cell(&display_date(article)).into_owned()),
-            safe_cell(&article.source),
-            safe_cell(&article.url),
-            safe_cell(&article.title),
+            safe_cell(article.source()),
+            safe_cell(article.url()),
+            safe_cell(article.title()),
         ]
     })?;
     out.commit()
@@ -354,7 +354,7 @@ pub fn write_stories(clustering: &Clustering, path: &Path) -> Result<()> {
         let last = dates.iter().max().map(|d| d.to_iso()).unwrap_or_default();
         let sources: BTreeSet<&str> = members
             .iter()
-            .map(|a| &*a.source)
+            .map(|a| a.source())
             .filter(|s| !s.is_empty())
             .collect();
         let sources = sources.into_iter().collect::<Vec<_>>().join(";");
@@ -386,10 +386,10 @@ fn story_headline(clustering: &Clustering, story: usize) -> &str {
         .dup_groups
         .iter()
         .map(|&g| {
-            &clustering.articles[clustering.dup_groups[g as usize].canonical() as usize].title
+            clustering.articles[clustering.dup_groups[g as usize].canonical() as usize].title()
         })
         .find(|title| !title.trim().is_empty())
-        .map_or("", |title| &**title)
+        .unwrap_or("")
 }
 
 pub fn write_rejects(clustering: &Clustering, path: &Path) -> Result<()> {
@@ -412,8 +412,8 @@ pub fn write_dups(clustering: &Clustering, path: &Path) -> Result<()> {
         let canonical = &clustering.articles[group.canonical() as usize];
         for &doc in &group.members[1..] {
             out.row([
-                safe_cell(&clustering.articles[doc as usize].id),
-                safe_cell(&canonical.id),
+                safe_cell(clustering.articles[doc as usize].id()),
+                safe_cell(canonical.id()),
                 Cow::Owned(format!("{:.4}", clustering.similarity[doc as usize])),
             ])?;
         }
@@ -532,13 +532,13 @@ fn write_json_record(
             }
         }
         Some(RawRecord::File { text }) => {
-            object.insert("id".into(), article.id.to_string().into());
-            object.insert("title".into(), article.title.to_string().into());
+            object.insert("id".into(), article.id().to_string().into());
+            object.insert("title".into(), article.title().to_string().into());
             object.insert("text".into(), text.clone().into());
         }
         None => {
-            object.insert("id".into(), article.id.to_string().into());
-            object.insert("title".into(), article.title.to_string().into());
+            object.insert("id".into(), article.id().to_string().into());
+            object.insert("title".into(), article.title().to_string().into());
         }
     }
     serde_json::to_writer(&mut *out, &object)?;

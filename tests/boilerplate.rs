@@ -61,7 +61,7 @@ fn site_boilerplate_is_dropped_and_story_text_is_kept() {
         let doc = clustering
             .articles
             .iter()
-            .position(|a| &*a.id == id)
+            .position(|a| a.id() == id)
             .unwrap();
         clustering.dup_of[doc]
     };

@@ -144,7 +144,7 @@ fn assignment(clustering: &Clustering) -> BTreeMap<String, (u32, u32)> {
         .enumerate()
         .map(|(doc, a)| {
             (
-                a.id.to_string(),
+                a.id().to_string(),
                 (clustering.dup_of[doc], clustering.story_of[doc]),
             )
         })

@@ -230,12 +230,12 @@ impl BatchAdder<'_> {
         let mut fresh = Vec::with_capacity(articles.len());
         for article in articles {
             let known: Option<i64> = statement
-                .query_row([&article.meta.id], |row| row.get(0))
+                .query_row([article.meta.id()], |row| row.get(0))
                 .optional()
                 .map_err(|e| self.sql(e))?;
             match known {
                 Some(batch) => skipped.push(Skipped {
-                    id: article.meta.id.to_string(),
+                    id: article.meta.id().to_string(),
                     file: article.meta.origin.file.to_string(),
                     line: article.meta.origin.line,
                     batch,
@@ -362,14 +362,14 @@ impl BatchAdder<'_> {
             insert
                 .execute(params![
                     seq,
-                    meta.id,
+                    meta.id(),
                     self.batch,
                     dup_of[i],
-                    meta.date,
+                    meta.date(),
                     meta.date_key.map(DateKey::to_iso),
-                    meta.source,
-                    meta.url,
-                    meta.title,
+                    meta.source(),
+                    meta.url(),
+                    meta.title(),
                     meta.text_len as i64,
                     matched.map(|m| m.0),
                     matched.map(|m| m.1),
@@ -962,7 +962,7 @@ impl BatchAdder<'_> {
                 };
                 let meta = &article.meta;
                 rows[member] = Some(AddedArticle {
-                    id: meta.id.to_string(),
+                    id: meta.id().to_string(),
                     story: group.story,
                     dup: plan.dup,
                     canonical: group.canonical_seq == seq,
@@ -971,10 +971,10 @@ impl BatchAdder<'_> {
                     story_size,
                     date: meta
                         .date_key
-                        .map_or_else(|| meta.date.to_string(), DateKey::to_iso),
-                    source: meta.source.to_string(),
-                    url: meta.url.to_string(),
-                    title: meta.title.to_string(),
+                        .map_or_else(|| meta.date().to_string(), DateKey::to_iso),
+                    source: meta.source().to_string(),
+                    url: meta.url().to_string(),
+                    title: meta.title().to_string(),
                     matched,
                 });
             }

@@ -163,17 +163,17 @@ fn reject_repeated_ids(batch: &mut PreparedBatch) {
     for article in articles {
         let origin = &article.meta.origin;
         let place = format!("{}:{}", origin.file, origin.line);
-        match first_seen.get(&*article.meta.id) {
+        match first_seen.get(article.meta.id()) {
             Some(first) => batch.rejects.push(Reject {
                 file: origin.file.to_string(),
                 line: origin.line,
-                id: article.meta.id.to_string(),
+                id: article.meta.id().to_string(),
                 reason: RejectReason::DuplicateId {
                     first: first.clone(),
                 },
             }),
             None => {
-                first_seen.insert(article.meta.id.to_string(), place);
+                first_seen.insert(article.meta.id().to_string(), place);
                 batch.articles.push(article);
             }
         }

@@ -121,7 +121,7 @@ pub fn query(
             found.push(describe_match(
                 conn,
                 path,
-                &article.meta.id,
+                article.meta.id(),
                 kind,
                 similarity,
                 seq,
