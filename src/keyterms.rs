@@ -673,11 +673,21 @@ fn collect_line(
     buffers: &mut Buffers,
 ) {
     let mut name: (usize, usize) = (0, 0); // the current name: words[name.0..name.1]
+    let mut lower_buffer = std::mem::take(&mut buffers.lower);
     for (i, word) in words.iter().enumerate() {
-        let mut lower = std::mem::take(&mut buffers.lower);
-        lower_into(word.text, &mut lower);
+        // Most words are written in lower case already: those are not copied.
+        let lower: &str = if is_ascii_lower_case(word.text) {
+            word.text
+        } else {
+            lower_into(word.text, &mut lower_buffer)
+        };
+        // Asked once per word: both the name test and the word test need them.
+        let facts = WordFacts {
+            has_digit: has_digit(word.text),
+            stop_word: is_stop_word(lower),
+        };
         let continues_name = name.1 > name.0 && word.hyphen_joined;
-        if is_name_part(word, &lower, in_title, lower_words) || continues_name {
+        if is_name_part(word, lower, facts, in_title, lower_words) || continues_name {
             if name.1 == name.0 {
                 name = (i, i);
             }
@@ -686,10 +696,31 @@ fn collect_line(
             flush_name(&words[name.0..name.1], in_title, collector, buffers);
             name = (0, 0);
         }
-        add_word(word.text, &lower, in_title, collector, &mut buffers.key);
-        buffers.lower = lower;
+        add_word(
+            word.text,
+            lower,
+            facts,
+            in_title,
+            collector,
+            &mut buffers.key,
+        );
     }
+    buffers.lower = lower_buffer;
     flush_name(&words[name.0..name.1], in_title, collector, buffers);
+}
+
+/// ASCII without capital letters: its own lower case.
+fn is_ascii_lower_case(word: &str) -> bool {
+    word.bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+}
+
+/// What [`is_name_part`] and [`add_word`] both ask of a word.
+#[derive(Clone, Copy)]
+struct WordFacts {
+    has_digit: bool,
+    /// The word in lower case is a stop word.
+    stop_word: bool,
 }
 
 /// Whether a word can be part of a name: capitalized, not a stop word, and — at a sentence start
@@ -698,13 +729,11 @@ fn collect_line(
 fn is_name_part(
     word: &Word<'_>,
     lower: &str,
+    facts: WordFacts,
     in_title: bool,
     lower_words: &AHashSet<&str>,
 ) -> bool {
-    if !is_capitalized(word.text) || has_digit(word.text) {
-        return false;
-    }
-    if is_stop_word(lower) {
+    if facts.has_digit || facts.stop_word || !is_capitalized(word.text) {
         return false;
     }
     if word.sentence_start || in_title {
@@ -746,21 +775,29 @@ fn flush_name(
 fn add_word(
     word: &str,
     lower: &str,
+    facts: WordFacts,
     in_title: bool,
     collector: &mut TermCollector,
     folded: &mut String,
 ) {
-    if has_digit(word) {
+    if facts.has_digit {
         collector.add(TermKind::Number, word, word, in_title);
         return;
     }
-    fold_word_into(lower, folded);
+    if facts.stop_word {
+        return;
+    }
+    // `lower` is already lower case: only the endings are folded.
+    folded.clear();
+    folded.push_str(lower);
+    fold_suffixes(folded);
     let short = if folded.is_ascii() {
         folded.len() < 3
     } else {
         folded.chars().count() < 3
     };
-    let skip = short || is_stop_word(folded) || is_stop_word(lower);
+    // A folded word differs from `lower` only when an ending was dropped ("others" → "other").
+    let skip = short || (folded.len() != lower.len() && is_stop_word(folded));
     if !skip {
         collector.add(TermKind::Word, folded, lower, in_title);
     }
