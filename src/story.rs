@@ -1225,12 +1225,22 @@ const KEPT_SUM: u32 = 16;
 /// Merges of one component between two returns of freed memory to the system.
 const TRIM_EVERY_MERGES: usize = 1 << 16;
 
+/// Above this many terms (a 2 MiB array, the size of a second-level cache) a [`Scatter`] has a
+/// bit per term in front of its array. Measured on generated articles: candidates + linkage
+/// 15% slower with the bits at 100,000 articles (288k terms), 10% faster at 300,000, 10-13%
+/// faster at 1,000,000 (180 s instead of 199 s in all).
+const FILTERED_SCATTER_TERMS: usize = 1 << 19;
+
 /// One cluster's summed weights spread out for lookups by term: an array over term numbers, or
 /// a map for hashed terms (see [`TermKey::dense_index`]) and for numbers past the array (so
 /// unsorted vectors or sparse numbers cost speed, never a panic). Zero for every term not
 /// added.
 struct Scatter<T> {
     dense: Vec<f32>,
+    /// One bit per entry of `dense` when the array is larger than [`FILTERED_SCATTER_TERMS`]:
+    /// set where a term was added. Most terms looked up were not: the bits (32 times smaller
+    /// than the array) answer for them from the cache. Empty for a smaller array.
+    present: Vec<u64>,
     hashed: AHashMap<T, f32>,
 }
 
@@ -1239,19 +1249,37 @@ impl<T: TermKey> Scatter<T> {
     fn new(dense_terms: usize) -> Self {
         Scatter {
             dense: vec![0.0; dense_terms],
+            present: if dense_terms > FILTERED_SCATTER_TERMS {
+                vec![0; dense_terms.div_ceil(64)]
+            } else {
+                Vec::new()
+            },
             hashed: AHashMap::new(),
         }
     }
 
     fn add(&mut self, term: T, weight: f32) {
         match term.dense_index().filter(|&i| i < self.dense.len()) {
-            Some(i) => self.dense[i] += weight,
+            Some(i) => {
+                if let Some(bits) = self.present.get_mut(i / 64) {
+                    *bits |= 1 << (i % 64);
+                }
+                self.dense[i] += weight;
+            }
             None => *self.hashed.entry(term).or_default() += weight,
         }
     }
 
     fn weight(&self, term: T) -> f32 {
         match term.dense_index().filter(|&i| i < self.dense.len()) {
+            Some(i)
+                if self
+                    .present
+                    .get(i / 64)
+                    .is_some_and(|bits| bits >> (i % 64) & 1 == 0) =>
+            {
+                0.0
+            }
             Some(i) => self.dense[i],
             None => self.hashed.get(&term).copied().unwrap_or(0.0),
         }
@@ -1273,6 +1301,9 @@ impl<T: TermKey> Scatter<T> {
         for term in added {
             if let Some(i) = term.dense_index().filter(|&i| i < self.dense.len()) {
                 self.dense[i] = 0.0;
+                if let Some(bits) = self.present.get_mut(i / 64) {
+                    *bits = 0;
+                }
             }
         }
         self.hashed.clear();
@@ -2329,6 +2360,61 @@ mod tests {
             largest_cluster >= KEPT_SUM as usize,
             "kept sums were not exercised"
         );
+    }
+
+    /// A scatter with the bits in front of its array gives what one without them gives: the
+    /// added sums, zero elsewhere (neighbours within one 64-term word included), and all zero
+    /// again after clearing.
+    #[test]
+    fn filtered_scatter_equals_plain_scatter() {
+        let terms = FILTERED_SCATTER_TERMS + 1000;
+        let mut filtered: Scatter<u32> = Scatter::new(terms);
+        let mut plain: Scatter<u32> = Scatter::new(terms);
+        plain.present.clear();
+        assert!(!filtered.present.is_empty());
+        let beyond = terms as u32 + 5; // past the array: the map
+        let added = [
+            (3u32, 0.5f32),
+            (4, 0.25),
+            (3, 0.125),
+            (64 * 9000 + 63, 1.0),
+            (beyond, 2.0),
+        ];
+        let probes = [
+            0u32,
+            2,
+            3,
+            4,
+            5,
+            63,
+            64 * 9000 + 62,
+            64 * 9000 + 63,
+            beyond,
+            beyond + 1,
+        ];
+        for round in 0..2 {
+            for &(term, w) in &added {
+                filtered.add(term, w);
+                plain.add(term, w);
+            }
+            for &term in &probes {
+                assert_eq!(
+                    filtered.weight(term),
+                    plain.weight(term),
+                    "round {round} term {term}"
+                );
+            }
+            assert_eq!(filtered.weight(3), 0.625);
+            assert_eq!(filtered.weight(2), 0.0);
+            let other: Vec<(u32, f32)> = probes.iter().map(|&t| (t, 1.0)).collect();
+            assert_eq!(filtered.cosine(&other), plain.cosine(&other));
+            filtered.clear(added.iter().map(|&(t, _)| t));
+            plain.clear(added.iter().map(|&(t, _)| t));
+            for &term in &probes {
+                assert_eq!(filtered.weight(term), 0.0, "cleared, term {term}");
+            }
+            assert!(filtered.present.iter().all(|&bits| bits == 0));
+        }
     }
 
     #[test]
