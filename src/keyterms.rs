@@ -520,7 +520,8 @@ pub fn extract_top<'a>(
     let mut collector = TermCollector {
         seed,
         weights,
-        terms: AHashMap::new(),
+        // Distinct terms are about half the words: sized once instead of grown by rehashing.
+        terms: AHashMap::with_capacity(words.len() / 2 + 16),
         label_text: String::new(),
     };
     let mut buffers = Buffers::default();
