@@ -138,7 +138,7 @@ pub struct NoProgress;
 impl Progress for NoProgress {}
 
 /// An article after clustering: everything but its text, which is dropped once hashed.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ArticleMeta {
     /// The id, title, date, url and source, one after another: one allocation per article
     /// instead of five (a tenth of the metadata's memory, and fewer small blocks left between
@@ -159,6 +159,23 @@ pub struct ArticleMeta {
 /// The longest a metadata field is kept, in bytes: five such fields fit the `u32` offsets of
 /// [`ArticleMeta`]. A longer field (a title of 800 MiB) is cut at a character boundary.
 const MAX_FIELD_BYTES: usize = 800 << 20;
+
+impl std::fmt::Debug for ArticleMeta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArticleMeta")
+            .field("id", &self.id())
+            .field("title", &self.title())
+            .field("date", &self.date())
+            .field("url", &self.url())
+            .field("source", &self.source())
+            .field("date_key", &self.date_key)
+            .field("text_len", &self.text_len)
+            .field("origin", &self.origin)
+            .field("format", &self.format)
+            .field("raw", &self.raw)
+            .finish()
+    }
+}
 
 impl ArticleMeta {
     /// The metadata of an article, its raw record given.
@@ -833,8 +850,9 @@ impl Revisit for GroupTerms<'_> {
             );
             self.unfolded = Some((chunk.iter().map(|&(doc, _)| doc).collect(), terms));
         }
-        // The batch's articles are freed; the groups' terms stay. Returning the freed memory
-        // walks the heaps: once per first-pass batch's worth of text, not after every batch.
+        // The batch's article terms are freed (and its articles, when they were read again);
+        // the groups' terms stay. Returning the freed memory walks the heaps: once per
+        // first-pass batch's worth of text, not after every batch.
         self.untrimmed_bytes += batch.iter().map(|(_, a)| a.text.len()).sum::<usize>();
         if self.untrimmed_bytes >= BATCH_BYTES {
             self.untrimmed_bytes = 0;
@@ -854,9 +872,11 @@ pub(crate) fn release_freed_memory() {
     }
 }
 
-/// Re-read articles are passed on in batches of about this much text: smaller than the first
-/// pass's batches, as the third pass holds its batch beside every group's terms: at 100,000
-/// articles 16 MiB batches put the peak 11 MiB higher (219 MiB), 4 MiB ones cost the stage 5%.
+/// Articles read again from the input (the key-terms pass; the boilerplate pass when the token
+/// spool could not be written) are passed on in batches of about this much text: smaller than
+/// the first pass's batches, as the key-terms pass holds its batch beside every group's terms:
+/// at 100,000 articles 16 MiB batches put the peak 11 MiB higher (219 MiB), 4 MiB ones cost
+/// the stage 5%.
 const REPLAY_BATCH_BYTES: usize = 4 << 20;
 
 /// Articles whose terms the third pass extracts at once.
