@@ -1332,8 +1332,9 @@ fn detect_stories(
     progress.stage("story keywords");
     let sizes: Vec<usize> = groups.iter().map(|g| g.members.len()).collect();
     let stories = story::stories_from_labels(&labels, &sizes);
+    let terms = &*terms;
     let keywords = stories
-        .iter()
+        .par_iter()
         .map(|s| terms.keywords(&s.dup_groups, 8))
         .collect();
     (stories, keywords)

@@ -1961,22 +1961,44 @@ pub fn keywords(members: &[&GroupInfo], vectors: &[&TermVector], count: usize) -
 }
 
 /// [`keywords`] of the members' `vectors`, given the first member's label of a term.
+/// Terms of a story ranked at once for its keywords (more are ranked if these run out).
+const KEYWORD_CANDIDATES: usize = 64;
+
 fn keywords_by<'a, T: TermKey + 'a>(
     vectors: impl Iterator<Item = &'a [(T, f32)]>,
     label_of: impl Fn(T) -> Option<&'a str>,
     count: usize,
 ) -> String {
-    let mut weights: AHashMap<T, f32> = AHashMap::new();
-    for vector in vectors {
-        for &(term, weight) in vector {
-            *weights.entry(term).or_default() += weight;
+    let vectors: Vec<&[(T, f32)]> = vectors.collect();
+    let mut ranked: Vec<(T, f32)> = match vectors[..] {
+        // Most stories are one dup group: its vector is the sum (0 + w is w) when its terms
+        // are distinct, as they are in a vector sorted by term without repeats.
+        [vector] if vector.windows(2).all(|w| w[0].0 < w[1].0) => vector.to_vec(),
+        _ => {
+            let mut weights: AHashMap<T, f32> = AHashMap::new();
+            for vector in vectors {
+                for &(term, weight) in vector {
+                    *weights.entry(term).or_default() += weight;
+                }
+            }
+            weights.into_iter().collect()
         }
+    };
+    // Heaviest first (terms are distinct: a total order). Only the first few are usually
+    // read: they are picked out and sorted, the rest only if the loop gets that far.
+    let heavier = |a: &(T, f32), b: &(T, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    let first = KEYWORD_CANDIDATES.min(ranked.len());
+    if first < ranked.len() {
+        ranked.select_nth_unstable_by(first, heavier);
     }
-    let mut ranked: Vec<(T, f32)> = weights.into_iter().collect();
-    ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked[..first].sort_unstable_by(heavier);
     let mut chosen: Vec<String> = Vec::new();
     let mut covered: ahash::AHashSet<String> = ahash::AHashSet::new();
-    for (term, _) in ranked {
+    for i in 0..ranked.len() {
+        if i == first {
+            ranked[first..].sort_unstable_by(heavier);
+        }
+        let term = ranked[i].0;
         let Some(label) = label_of(term) else {
             continue;
         };
@@ -2437,6 +2459,36 @@ mod tests {
         let scored = score_edges_by(&[(0, 1), (1, 2)], vectors.as_slice(), &[None; 3], &opts);
         assert_eq!(scored.len(), 1);
         assert!((scored[0].similarity - 1.0).abs() < 1e-6);
+    }
+
+    /// Keywords come in weight order past the first ranked candidates, and a story's vectors
+    /// are summed whether it has one (with or without repeated terms) or several.
+    #[test]
+    fn keywords_rank_past_the_first_candidates() {
+        let vector: Vec<(u32, f32)> = (0..100u32).map(|t| (t, 100.0 - t as f32)).collect();
+        let labels: Vec<String> = (0..100).map(|t| format!("w{t}")).collect();
+        let labelled_from = |from: u32| {
+            let labels = &labels;
+            move |t: u32| (t >= from).then(|| labels[t as usize].as_str())
+        };
+        let one = [vector.as_slice()];
+        assert_eq!(
+            keywords_by(one.into_iter(), labelled_from(0), 3),
+            "w0;w1;w2"
+        );
+        assert_eq!(
+            keywords_by(one.into_iter(), labelled_from(70), 3),
+            "w70;w71;w72"
+        );
+        assert_eq!(keywords_by(one.into_iter(), labelled_from(99), 3), "w99");
+        // Two vectors: term 99 (weight 1 + 200) becomes the heaviest.
+        let boost = vec![(99u32, 200.0f32)];
+        let two = [vector.as_slice(), boost.as_slice()];
+        assert_eq!(keywords_by(two.into_iter(), labelled_from(0), 2), "w99;w0");
+        // One vector with a repeated term is summed like several.
+        let repeated = vec![(1u32, 1.0f32), (2, 1.5), (2, 1.0)];
+        let one = [repeated.as_slice()];
+        assert_eq!(keywords_by(one.into_iter(), labelled_from(0), 2), "w2;w1");
     }
 
     #[test]
