@@ -178,8 +178,13 @@ impl std::fmt::Debug for ArticleMeta {
 }
 
 impl ArticleMeta {
-    /// The metadata of an article, its raw record given.
-    fn new(article: &Article, raw: Option<RawRecord>) -> ArticleMeta {
+    pub(crate) fn from_article(mut article: Article) -> ArticleMeta {
+        ArticleMeta::from_kept(&mut article)
+    }
+
+    /// The metadata of an article that stays in memory: the small fields are copied, the raw
+    /// record (which can be as large as the text) moves.
+    fn from_kept(article: &mut Article) -> ArticleMeta {
         let parts = [
             article.id.as_str(),
             &article.title,
@@ -204,20 +209,8 @@ impl ArticleMeta {
             text_len: article.text.len(),
             origin: article.origin.clone(),
             format: article.format,
-            raw: raw.map(Box::new),
+            raw: article.raw.take().map(Box::new),
         }
-    }
-
-    pub(crate) fn from_article(mut article: Article) -> ArticleMeta {
-        let raw = article.raw.take();
-        ArticleMeta::new(&article, raw)
-    }
-
-    /// The metadata of an article that stays in memory: the small fields are copied, the raw
-    /// record (which can be as large as the text) moves.
-    fn from_kept(article: &mut Article) -> ArticleMeta {
-        let raw = article.raw.take();
-        ArticleMeta::new(article, raw)
     }
 
     /// Field `i` of `fields`: id, title, date, url, source.
