@@ -5,10 +5,12 @@
 //! smallest id. Groups are numbered by size (largest first), then by their canonical article,
 //! so numbering is the same for the same input whatever the thread count or input order.
 //!
-//! Stories are sets of whole dup groups; until story detection exists each dup group is its own
-//! story. This module does not read text or signatures.
+//! Stories are sets of whole dup groups (found by `story`; without it each dup group is its own
+//! story). This module does not read text or signatures.
 
 use std::cmp::{Ordering, Reverse};
+
+use rayon::prelude::*;
 
 use crate::input::DateKey;
 
@@ -90,32 +92,38 @@ impl DupGroup {
 }
 
 /// Near-duplicate groups of `n` documents from verified edges, numbered largest first.
+///
+/// The groups are ordered on all threads; both sorts are stable over an input order fixed by
+/// the edges alone, so the result does not depend on the thread count.
 pub fn dup_groups<'a>(
     n: usize,
     edges: &[Edge],
-    rank: impl Fn(u32) -> RankKey<'a>,
+    rank: impl Fn(u32) -> RankKey<'a> + Sync,
 ) -> Vec<DupGroup> {
     let mut sets = UnionFind::new(n);
     for edge in edges {
         sets.union(edge.a, edge.b);
     }
     let mut by_root: Vec<(u32, u32)> = (0..n as u32).map(|doc| (sets.find(doc), doc)).collect();
-    by_root.sort_unstable();
-    let mut groups: Vec<DupGroup> = by_root
-        .chunk_by(|x, y| x.0 == y.0)
+    drop(sets);
+    by_root.par_sort_unstable();
+    let runs: Vec<&[(u32, u32)]> = by_root.chunk_by(|x, y| x.0 == y.0).collect();
+    // Each group with its canonical article's rank, read once instead of at every comparison.
+    let mut ranked: Vec<(RankKey<'a>, DupGroup)> = runs
+        .par_iter()
         .map(|run| {
             let mut members: Vec<u32> = run.iter().map(|&(_, doc)| doc).collect();
             members.sort_by(|&a, &b| canonical_order(&rank(a), &rank(b)));
-            DupGroup { members }
+            (rank(members[0]), DupGroup { members })
         })
         .collect();
-    groups.sort_by(|x, y| {
-        y.members
+    ranked.par_sort_by(|x, y| {
+        y.1.members
             .len()
-            .cmp(&x.members.len())
-            .then_with(|| canonical_order(&rank(x.canonical()), &rank(y.canonical())))
+            .cmp(&x.1.members.len())
+            .then_with(|| canonical_order(&x.0, &y.0))
     });
-    groups
+    ranked.into_iter().map(|(_, group)| group).collect()
 }
 
 /// One story: a set of whole dup groups (indices into the dup group list), largest group first.

@@ -1336,14 +1336,18 @@ fn detect_stories(
 /// Per article: its dup group, and its similarity with the group's canonical article.
 fn dup_assignments(n: usize, groups: &[DupGroup], signatures: &Signatures) -> (Vec<u32>, Vec<f32>) {
     let mut dup_of = vec![0u32; n];
-    let mut similarity = vec![1.0f32; n];
+    let mut canonical_of = vec![0u32; n];
     for (g, group) in groups.iter().enumerate() {
-        let canonical = group.canonical() as usize;
         for &doc in &group.members {
             dup_of[doc as usize] = g as u32;
-            similarity[doc as usize] = signatures.similarity(doc as usize, canonical) as f32;
+            canonical_of[doc as usize] = group.canonical();
         }
     }
+    let similarity = canonical_of
+        .par_iter()
+        .enumerate()
+        .map(|(doc, &canonical)| signatures.similarity(doc, canonical as usize) as f32)
+        .collect();
     (dup_of, similarity)
 }
 

@@ -260,9 +260,17 @@ pub fn check_output_file(path: &Path) -> Result<()> {
 
 /// Writes clusters.csv, stories.csv and (when there are rejects) rejects.csv into `dir`.
 /// A rejects.csv left from an earlier run is removed when this run has none.
+///
+/// The two main files are written side by side and put in place only when both are complete,
+/// so a failed write never leaves a new stories.csv beside an old clusters.csv.
 pub fn write_cluster_outputs(clustering: &Clustering, dir: &Path) -> Result<()> {
-    write_clusters(clustering, &dir.join("clusters.csv"))?;
-    write_stories(clustering, &dir.join("stories.csv"))?;
+    let (clusters, stories) = rayon::join(
+        || clusters_output(clustering, &dir.join("clusters.csv")),
+        || stories_output(clustering, &dir.join("stories.csv")),
+    );
+    let (clusters, stories) = (clusters?, stories?);
+    clusters.commit()?;
+    stories.commit()?;
     let rejects = dir.join("rejects.csv");
     if !clustering.rejects.is_empty() {
         return write_rejects(clustering, &rejects);
@@ -276,22 +284,26 @@ pub fn write_cluster_outputs(clustering: &Clustering, dir: &Path) -> Result<()> 
     }
 }
 
-/// Articles in clusters.csv order: story, dup group, date (undated last), id.
+/// Articles in clusters.csv order: story, dup group, date (undated last), id, then input
+/// order (a repeated id).
 pub fn row_order(clustering: &Clustering) -> Vec<u32> {
-    let mut order: Vec<u32> = (0..clustering.articles.len() as u32).collect();
-    let key = |doc: u32| {
-        let article = &clustering.articles[doc as usize];
-        (
-            clustering.story_of[doc as usize],
-            clustering.dup_of[doc as usize],
-            article.date_key.is_none(),
-            article.date_key,
-            article.id(),
-        )
-    };
-    // Stable: articles with equal keys (a repeated id) keep their input order.
-    order.par_sort_by(|&a, &b| key(a).cmp(&key(b)));
-    order
+    // The keys are read once per article, not at every comparison.
+    let mut keyed: Vec<_> = (0..clustering.articles.len() as u32)
+        .into_par_iter()
+        .map(|doc| {
+            let article = &clustering.articles[doc as usize];
+            let key = (
+                clustering.story_of[doc as usize],
+                clustering.dup_of[doc as usize],
+                article.date_key.is_none(),
+                article.date_key,
+                article.id(),
+            );
+            (key, doc)
+        })
+        .collect();
+    keyed.par_sort_unstable();
+    keyed.into_iter().map(|(_, doc)| doc).collect()
 }
 
 fn display_date(article: &ArticleMeta) -> Cow<'_, str> {
@@ -302,6 +314,11 @@ fn display_date(article: &ArticleMeta) -> Cow<'_, str> {
 }
 
 pub fn write_clusters(clustering: &Clustering, path: &Path) -> Result<()> {
+    clusters_output(clustering, path)?.commit()
+}
+
+/// clusters.csv written under its temporary name, to be committed.
+fn clusters_output(clustering: &Clustering, path: &Path) -> Result<CsvOutput> {
     let mut out = CsvOutput::create(path, &CLUSTER_COLUMNS)?;
     let story_sizes: Vec<usize> = clustering
         .stories
@@ -335,10 +352,15 @@ pub fn write_clusters(clustering: &Clustering, path: &Path) -> Result<()> {
             safe_cell(article.title()),
         ]
     })?;
-    out.commit()
+    Ok(out)
 }
 
 pub fn write_stories(clustering: &Clustering, path: &Path) -> Result<()> {
+    stories_output(clustering, path)?.commit()
+}
+
+/// stories.csv written under its temporary name, to be committed.
+fn stories_output(clustering: &Clustering, path: &Path) -> Result<CsvOutput> {
     let mut out = CsvOutput::create(path, &STORY_COLUMNS)?;
     let numbers: Vec<usize> = (0..clustering.stories.len()).collect();
     out.rows_in_parallel(&numbers, |&s| {
@@ -376,7 +398,7 @@ pub fn write_stories(clustering: &Clustering, path: &Path) -> Result<()> {
             ),
         ]
     })?;
-    out.commit()
+    Ok(out)
 }
 
 /// The title of the canonical article of the story's largest dup group (its first), or of the
