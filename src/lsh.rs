@@ -136,10 +136,16 @@ fn search_params(threshold: f64, num_perm: usize, fp_weight: f64, fn_weight: f64
 /// The key of band `band` of a signature.
 pub fn band_key(signature: &[u32], band: usize, rows: usize) -> BandKey {
     let values = &signature[band * rows..(band + 1) * rows];
-    let mut bytes = [0u8; 4 * 64];
-    if rows <= 64 {
+    // The usual bands (a few rows) are laid out in a small buffer, written value by value: a
+    // larger buffer cost a memset per key, and a copy of the whole band a call to memmove.
+    if rows <= 16 {
+        let mut bytes = [0u8; 4 * 16];
         for (i, v) in values.iter().enumerate() {
-            bytes[i * 4..i * 4 + 4].copy_from_slice(&v.to_le_bytes());
+            let [b0, b1, b2, b3] = v.to_le_bytes();
+            bytes[i * 4] = b0;
+            bytes[i * 4 + 1] = b1;
+            bytes[i * 4 + 2] = b2;
+            bytes[i * 4 + 3] = b3;
         }
         return xxh3_64_with_seed(&bytes[..rows * 4], band as u64);
     }
@@ -309,6 +315,25 @@ mod tests {
                 LshParams { bands, rows },
                 "threshold {threshold}"
             );
+        }
+    }
+
+    /// The key is xxh3 of the band's values as little-endian bytes, seeded with the band number,
+    /// whichever path computes it: indexes on disk hold these keys.
+    #[test]
+    fn band_key_hashes_the_band_bytes() {
+        let signature: Vec<u32> = (0..128u32)
+            .map(|i| i.wrapping_mul(0x9E37_79B9) ^ 0xdead)
+            .collect();
+        for rows in [1, 2, 3, 7, 15, 16, 17, 32, 64] {
+            for band in 0..128 / rows {
+                let bytes: Vec<u8> = signature[band * rows..(band + 1) * rows]
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect();
+                let expected = xxh3_64_with_seed(&bytes, band as u64);
+                assert_eq!(band_key(&signature, band, rows), expected, "rows {rows}");
+            }
         }
     }
 
