@@ -747,12 +747,41 @@ fn memory_kib(field: &str) -> Option<u64> {
         .ok()
 }
 
+/// The processor time this process has used so far (user and system, all threads), in seconds;
+/// None where getrusage is not available.
+fn cpu_seconds() -> Option<f64> {
+    #[cfg(unix)]
+    {
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: getrusage writes one rusage struct through the pointer, which points at one.
+        let status = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
+        if status != 0 {
+            return None;
+        }
+        // SAFETY: getrusage returned 0, so it filled the struct (zeroed before in any case).
+        let usage = unsafe { usage.assume_init() };
+        let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        Some(seconds(usage.ru_utime) + seconds(usage.ru_stime))
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+/// Where a stage started (or the run ended), for `--verbose`.
+struct StageMark {
+    name: String,
+    at: std::time::Instant,
+    resident_kib: Option<u64>,
+    cpu_seconds: Option<f64>,
+}
+
 /// An indicatif progress bar on stderr; hidden with --quiet or when stderr is not a terminal.
 struct BarProgress {
     bar: ProgressBar,
     total_bytes: u64,
-    /// Each stage's name, start and the resident memory then, for `--verbose`.
-    stages: std::sync::Mutex<Vec<(String, std::time::Instant, Option<u64>)>>,
+    /// Each stage's name, start, and the resident memory and processor time then, for
+    /// `--verbose`.
+    stages: std::sync::Mutex<Vec<StageMark>>,
 }
 
 impl BarProgress {
@@ -791,6 +820,8 @@ impl BarProgress {
 
     /// "reading 1.20 s (120 MiB), adding 3.40 s (150 MiB), ...": the time of each stage and the
     /// resident memory at its end (where the system tells it).
+    /// Each stage's time, and where known the processor time it used on all threads (twice
+    /// the wall time means both cores were busy) and the resident memory at its end.
     fn stage_times(&self) -> String {
         let Ok(stages) = self.stages.lock() else {
             return String::new();
@@ -798,10 +829,17 @@ impl BarProgress {
         stages
             .windows(2)
             .map(|w| {
-                let seconds = (w[1].1 - w[0].1).as_secs_f64();
-                match w[1].2 {
-                    Some(kib) => format!("{} {seconds:.2} s ({} MiB)", w[0].0, kib / 1024),
-                    None => format!("{} {seconds:.2} s", w[0].0),
+                let seconds = (w[1].at - w[0].at).as_secs_f64();
+                let mut figures = Vec::new();
+                if let (Some(end), Some(start)) = (w[1].cpu_seconds, w[0].cpu_seconds) {
+                    figures.push(format!("cpu {:.2} s", end - start));
+                }
+                if let Some(kib) = w[1].resident_kib {
+                    figures.push(format!("{} MiB", kib / 1024));
+                }
+                match figures.is_empty() {
+                    true => format!("{} {seconds:.2} s", w[0].name),
+                    false => format!("{} {seconds:.2} s ({})", w[0].name, figures.join(", ")),
                 }
             })
             .collect::<Vec<_>>()
@@ -812,8 +850,12 @@ impl BarProgress {
 impl Progress for BarProgress {
     fn stage(&self, name: &str) {
         if let Ok(mut stages) = self.stages.lock() {
-            let now = std::time::Instant::now();
-            stages.push((name.to_string(), now, memory_kib("VmRSS:")));
+            stages.push(StageMark {
+                name: name.to_string(),
+                at: std::time::Instant::now(),
+                resident_kib: memory_kib("VmRSS:"),
+                cpu_seconds: cpu_seconds(),
+            });
         }
         self.bar.reset();
         self.bar.set_message(name.to_string());

@@ -278,3 +278,30 @@ fn streaming_files_and_in_memory_stdin_give_the_same_result() {
     // Ids and grouping are identical; only the file column of rejects could differ (none here).
     assert_eq!(outputs(&from_file), outputs(&from_stdin));
 }
+
+#[test]
+fn verbose_run_reports_each_stage_with_its_processor_time() {
+    let out = tempfile::tempdir().unwrap();
+    let run = cluster(&[&repo("data/demo")], out.path(), &["-v"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let report = stderr(&run);
+    let stages = report
+        .lines()
+        .find_map(|line| line.strip_prefix("storyhash: stages: "))
+        .unwrap_or_else(|| panic!("a stages line in {report}"));
+    for stage in [
+        "reading",
+        "near-duplicates",
+        "key terms",
+        "story linkage",
+        "writing",
+    ] {
+        let figures = stages
+            .split(", ")
+            .find(|part| part.starts_with(stage))
+            .unwrap_or_else(|| panic!("{stage} in {stages}"));
+        if cfg!(unix) {
+            assert!(figures.contains("(cpu "), "{figures}");
+        }
+    }
+}
