@@ -2128,6 +2128,42 @@ mod tests {
         }
     }
 
+    /// The index uses a one-article group's terms as they are, without merging: the merge of
+    /// one article's terms must be those terms (scores, labels and their order), whatever the
+    /// article's length (fewer than the labelled terms, more than the kept terms).
+    #[test]
+    fn merge_of_one_article_is_the_article() {
+        let mut state = 0x853c_49e6_748f_ea9bu64;
+        let mut next = move |bound: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % bound
+        };
+        for words in [5usize, 30, 300, 3000] {
+            let text: Vec<String> = (0..words)
+                .map(|_| match next(10) {
+                    0 => format!("Name{}", next(50)),
+                    1 => format!("{}", next(2000)),
+                    _ => format!("word{}", next(900)),
+                })
+                .collect();
+            let lines: Vec<String> = text.chunks(12).map(|line| line.join(" ") + ".").collect();
+            let terms = crate::keyterms::extract_top(
+                "Name1 meets Name2",
+                lines.iter().map(String::as_str),
+                crate::keyterms::TermWeights::default(),
+                7,
+                MAX_ARTICLE_TERMS,
+                LABELLED_TERMS,
+            );
+            assert!(!terms.scores.is_empty());
+            let merged = merge_terms(std::slice::from_ref(&terms));
+            assert_eq!(merged.scores, terms.scores, "{words} words");
+            assert_eq!(merged.labels, terms.labels, "{words} words");
+        }
+    }
+
     /// Random groups about a few topics: each draws most terms from its topic's pool; labels
     /// name the term and the group (so the first member's label can be told apart).
     fn topic_groups(seed: u64, groups: usize) -> Vec<DocTerms> {

@@ -6,6 +6,7 @@
 //! Ids are issued in increasing order and never renumbered: when a batch joins two stored
 //! groups (or stories), the older id survives and `merges` records old → new.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use ahash::AHashMap;
@@ -437,17 +438,22 @@ impl BatchAdder<'_> {
         first_seq: i64,
     ) -> Result<(Vec<GroupUpdate>, TermStats)> {
         let with_stories = self.params.story_threshold.is_some();
-        // A new group's terms are its members' merged (as `cluster` merges them).
-        let new_terms: Vec<Option<DocTerms>> = plans
+        // A new group's terms are its members' merged (as `cluster` merges them); a group of
+        // one article has that article's terms as they are (the merge of one member is the
+        // member), which most groups of a batch are: not copied.
+        let new_terms: Vec<Option<Cow<'_, DocTerms>>> = plans
             .par_iter()
             .map(|plan| {
-                (with_stories && plan.stored.is_empty()).then(|| {
-                    let members: Vec<DocTerms> = plan
-                        .members
-                        .iter()
-                        .map(|&m| articles[m].terms.clone())
-                        .collect();
-                    story::merge_terms(&members)
+                (with_stories && plan.stored.is_empty()).then(|| match plan.members[..] {
+                    [only] => Cow::Borrowed(&articles[only].terms),
+                    _ => {
+                        let members: Vec<DocTerms> = plan
+                            .members
+                            .iter()
+                            .map(|&m| articles[m].terms.clone())
+                            .collect();
+                        Cow::Owned(story::merge_terms(&members))
+                    }
                 })
             })
             .collect();
@@ -472,8 +478,8 @@ impl BatchAdder<'_> {
                 if !with_stories {
                     return (RawTerms::new(), TermVector::new());
                 }
-                let scores = match terms {
-                    Some(terms) => terms.scores.clone(),
+                let scores: Cow<'_, [(u64, f32)]> = match terms {
+                    Some(terms) => Cow::Borrowed(&terms.scores),
                     None => {
                         // A grown group: its stored mean scores weighted by its size, plus
                         // its new members'.
@@ -487,7 +493,7 @@ impl BatchAdder<'_> {
                                 .iter()
                                 .map(|&m| (1.0, &articles[m].terms.scores[..])),
                         );
-                        stories::mean_scores(&parts)
+                        Cow::Owned(stories::mean_scores(&parts))
                     }
                 };
                 let raw = stories::kept_terms(&scores, &df, groups_counted);
@@ -591,7 +597,7 @@ impl BatchAdder<'_> {
         &self,
         articles: &[PreparedArticle],
         plans: &[GroupPlan],
-        new_terms: &[Option<DocTerms>],
+        new_terms: &[Option<Cow<'_, DocTerms>>],
     ) -> Result<(AHashMap<u64, u32>, u64)> {
         let mut delta: AHashMap<u64, u32> = AHashMap::new();
         for terms in new_terms.iter().flatten() {
@@ -649,7 +655,7 @@ impl BatchAdder<'_> {
     /// Display forms of terms (first seen wins), for the `keywords` column.
     fn store_labels(
         &self,
-        new_terms: &[Option<DocTerms>],
+        new_terms: &[Option<Cow<'_, DocTerms>>],
         articles: &[PreparedArticle],
         plans: &[GroupPlan],
     ) -> Result<()> {
@@ -663,7 +669,8 @@ impl BatchAdder<'_> {
             .flat_map(|p| &p.members)
             .map(|&m| &articles[m].terms);
         let mut seen = ahash::AHashSet::new();
-        for terms in new_terms.iter().flatten().chain(grown_members) {
+        let new_groups = new_terms.iter().flatten().map(|terms| &**terms);
+        for terms in new_groups.chain(grown_members) {
             for (term, label) in &terms.labels {
                 if !seen.insert(*term) {
                     continue;
