@@ -136,21 +136,29 @@ fn search_params(threshold: f64, num_perm: usize, fp_weight: f64, fn_weight: f64
 /// The key of band `band` of a signature.
 pub fn band_key(signature: &[u32], band: usize, rows: usize) -> BandKey {
     let values = &signature[band * rows..(band + 1) * rows];
-    // The usual bands (a few rows) are laid out in a small buffer, written value by value: a
-    // larger buffer cost a memset per key, and a copy of the whole band a call to memmove.
-    if rows <= 16 {
-        let mut bytes = [0u8; 4 * 16];
-        for (i, v) in values.iter().enumerate() {
-            let [b0, b1, b2, b3] = v.to_le_bytes();
-            bytes[i * 4] = b0;
-            bytes[i * 4 + 1] = b1;
-            bytes[i * 4 + 2] = b2;
-            bytes[i * 4 + 3] = b3;
+    // The band is laid out value by value in a buffer just large enough for the usual bands
+    // (a larger one cost a memset per key, a copy of the whole band a call to memmove).
+    match rows {
+        0..=16 => hash_band::<64>(values, band),
+        17..=64 => hash_band::<256>(values, band),
+        _ => {
+            let owned: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            xxh3_64_with_seed(&owned, band as u64)
         }
-        return xxh3_64_with_seed(&bytes[..rows * 4], band as u64);
     }
-    let owned: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    xxh3_64_with_seed(&owned, band as u64)
+}
+
+/// xxh3 of `values` as little-endian bytes (at most `BYTES` of them), seeded with the band.
+fn hash_band<const BYTES: usize>(values: &[u32], band: usize) -> BandKey {
+    let mut bytes = [0u8; BYTES];
+    for (i, v) in values.iter().enumerate() {
+        let [b0, b1, b2, b3] = v.to_le_bytes();
+        bytes[i * 4] = b0;
+        bytes[i * 4 + 1] = b1;
+        bytes[i * 4 + 2] = b2;
+        bytes[i * 4 + 3] = b3;
+    }
+    xxh3_64_with_seed(&bytes[..values.len() * 4], band as u64)
 }
 
 /// Candidate pairs `(a, b)` with `a < b` among `docs` (indices into `signatures`), sorted and

@@ -60,11 +60,13 @@ pub fn safe_cell(cell: &str) -> Cow<'_, str> {
 }
 
 /// A file written under a temporary name and renamed into place by [`AtomicFile::commit`].
-/// Dropped without commit, the temporary file is removed.
+/// Dropped without a successful commit (an error on the way included), the temporary file is
+/// removed.
 pub struct AtomicFile {
     target: PathBuf,
     temp: PathBuf,
-    writer: Option<BufWriter<File>>,
+    writer: BufWriter<File>,
+    committed: bool,
 }
 
 impl AtomicFile {
@@ -81,38 +83,47 @@ impl AtomicFile {
         Ok(AtomicFile {
             target: target.to_path_buf(),
             temp,
-            writer: Some(BufWriter::with_capacity(1 << 16, file)),
+            writer: BufWriter::with_capacity(1 << 16, file),
+            committed: false,
         })
     }
 
-    /// Flushes, syncs and renames the file into place.
-    pub fn commit(mut self) -> Result<()> {
+    /// Flushes and syncs everything written so far to the temporary file: after this only the
+    /// rename of [`AtomicFile::commit`] is left to fail.
+    pub fn sync(&mut self) -> Result<()> {
         let output_error = |source| Error::Output {
             path: self.target.clone(),
             source,
         };
-        let writer = self.writer.take().expect("an AtomicFile is committed once");
-        let file = writer
-            .into_inner()
-            .map_err(|e| output_error(e.into_error()))?;
-        file.sync_all().map_err(output_error)?;
-        std::fs::rename(&self.temp, &self.target).map_err(output_error)
+        self.writer.flush().map_err(output_error)?;
+        self.writer.get_ref().sync_all().map_err(output_error)
+    }
+
+    /// Flushes, syncs and renames the file into place.
+    pub fn commit(mut self) -> Result<()> {
+        self.sync()?;
+        std::fs::rename(&self.temp, &self.target).map_err(|source| Error::Output {
+            path: self.target.clone(),
+            source,
+        })?;
+        self.committed = true;
+        Ok(())
     }
 }
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.writer.as_mut().map_or(Ok(0), |w| w.write(buf))
+        self.writer.write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.writer.as_mut().map_or(Ok(()), |w| w.flush())
+        self.writer.flush()
     }
 }
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if self.writer.is_some() {
+        if !self.committed {
             let _ = std::fs::remove_file(&self.temp);
         }
     }
@@ -206,6 +217,20 @@ impl CsvOutput {
         Ok(())
     }
 
+    /// Writes out and syncs everything so far (see [`AtomicFile::sync`]).
+    pub(crate) fn sync(&mut self) -> Result<()> {
+        let Some(writer) = self.writer.take() else {
+            return Err(self.lost_writer());
+        };
+        let mut file = writer.into_inner().map_err(|e| Error::Output {
+            path: self.path.clone(),
+            source: e.into_error(),
+        })?;
+        file.sync()?;
+        self.writer = Some(csv::Writer::from_writer(file));
+        Ok(())
+    }
+
     pub(crate) fn commit(mut self) -> Result<()> {
         let Some(writer) = self.writer.take() else {
             return Err(self.lost_writer());
@@ -261,14 +286,16 @@ pub fn check_output_file(path: &Path) -> Result<()> {
 /// Writes clusters.csv, stories.csv and (when there are rejects) rejects.csv into `dir`.
 /// A rejects.csv left from an earlier run is removed when this run has none.
 ///
-/// The two main files are written side by side and put in place only when both are complete,
-/// so a failed write never leaves a new stories.csv beside an old clusters.csv.
+/// The two main files are written side by side, both flushed and synced, and only then renamed
+/// into place: a failed write (a full disk) leaves both old files as they were.
 pub fn write_cluster_outputs(clustering: &Clustering, dir: &Path) -> Result<()> {
     let (clusters, stories) = rayon::join(
         || clusters_output(clustering, &dir.join("clusters.csv")),
         || stories_output(clustering, &dir.join("stories.csv")),
     );
-    let (clusters, stories) = (clusters?, stories?);
+    let (mut clusters, mut stories) = (clusters?, stories?);
+    clusters.sync()?;
+    stories.sync()?;
     clusters.commit()?;
     stories.commit()?;
     let rejects = dir.join("rejects.csv");
@@ -570,6 +597,46 @@ fn write_json_record(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The temporary files in `dir` (named `.<name>.tmp-<pid>`).
+    fn temporary_files(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.contains(".tmp-"))
+            .collect()
+    }
+
+    #[test]
+    fn a_failed_commit_leaves_no_temporary_file_and_the_target_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        // The target is a folder with a file in it: the rename fails.
+        let target = dir.path().join("clusters.csv");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("kept"), b"old").unwrap();
+        let mut file = AtomicFile::create(&target).unwrap();
+        file.write_all(b"id,story\n").unwrap();
+        assert!(file.commit().is_err());
+        assert_eq!(temporary_files(dir.path()), Vec::<String>::new());
+        assert_eq!(std::fs::read(target.join("kept")).unwrap(), b"old");
+    }
+
+    #[test]
+    fn a_committed_file_is_in_place_and_an_abandoned_one_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("stories.csv");
+        let mut file = AtomicFile::create(&target).unwrap();
+        file.write_all(b"story\n1\n").unwrap();
+        file.sync().unwrap();
+        assert!(!target.exists(), "nothing in place before the commit");
+        file.commit().unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"story\n1\n");
+        let mut abandoned = AtomicFile::create(&dir.path().join("rejects.csv")).unwrap();
+        abandoned.write_all(b"file,line\n").unwrap();
+        drop(abandoned);
+        assert_eq!(temporary_files(dir.path()), Vec::<String>::new());
+        assert!(!dir.path().join("rejects.csv").exists());
+    }
 
     #[test]
     fn formula_cells_are_neutralized() {

@@ -296,12 +296,15 @@ fn verbose_run_reports_each_stage_with_its_processor_time() {
         "story linkage",
         "writing",
     ] {
-        let figures = stages
-            .split(", ")
-            .find(|part| part.starts_with(stage))
+        // "<stage> 0.01 s (cpu 0.01 s, 7 MiB)": the figures are in the parentheses after it.
+        let at = stages
+            .find(&format!("{stage} "))
             .unwrap_or_else(|| panic!("{stage} in {stages}"));
+        let rest = &stages[at + stage.len() + 1..];
+        let figures = &rest[..rest.find(')').unwrap_or(rest.len())];
+        assert!(figures.contains(" s ("), "{stage}: {figures}");
         if cfg!(unix) {
-            assert!(figures.contains("(cpu "), "{figures}");
+            assert!(figures.contains("(cpu "), "{stage}: {figures}");
         }
     }
 }
