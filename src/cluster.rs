@@ -107,10 +107,9 @@ pub fn dup_groups<'a>(
     let mut by_root: Vec<(u32, u32)> = (0..n as u32).map(|doc| (sets.find(doc), doc)).collect();
     drop(sets);
     by_root.par_sort_unstable();
-    let runs: Vec<&[(u32, u32)]> = by_root.chunk_by(|x, y| x.0 == y.0).collect();
     // Each group with its canonical article's rank, read once instead of at every comparison.
-    let mut ranked: Vec<(RankKey<'a>, DupGroup)> = runs
-        .par_iter()
+    let mut ranked: Vec<(RankKey<'a>, DupGroup)> = by_root
+        .par_chunk_by(|x, y| x.0 == y.0)
         .map(|run| {
             let mut members: Vec<u32> = run.iter().map(|&(_, doc)| doc).collect();
             members.sort_by(|&a, &b| canonical_order(&rank(a), &rank(b)));

@@ -2025,6 +2025,18 @@ fn keywords_by<'a, T: TermKey + 'a>(
 mod tests {
     use super::*;
 
+    /// A reproducible stream of numbers below `bound` (a linear congruential generator's high
+    /// 31 bits).
+    fn random_below(seed: u64) -> impl FnMut(u64) -> u64 {
+        let mut state = seed;
+        move |bound| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % bound
+        }
+    }
+
     fn edge(a: u32, b: u32, similarity: f32) -> StoryEdge {
         StoryEdge { a, b, similarity }
     }
@@ -2091,13 +2103,7 @@ mod tests {
 
     #[test]
     fn accumulated_terms_equal_merged_terms() {
-        let mut state = 7u64;
-        let mut next = move |bound: u64| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) % bound
-        };
+        let mut next = random_below(7u64);
         for members in [1usize, 2, 3, 7] {
             let docs: Vec<DocTerms> = (0..members)
                 .map(|m| {
@@ -2133,13 +2139,7 @@ mod tests {
     /// article's length (fewer than the labelled terms, more than the kept terms).
     #[test]
     fn merge_of_one_article_is_the_article() {
-        let mut state = 0x853c_49e6_748f_ea9bu64;
-        let mut next = move |bound: u64| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) % bound
-        };
+        let mut next = random_below(0x853c_49e6_748f_ea9bu64);
         for words in [5usize, 30, 300, 3000] {
             let text: Vec<String> = (0..words)
                 .map(|_| match next(10) {
@@ -2167,13 +2167,7 @@ mod tests {
     /// Random groups about a few topics: each draws most terms from its topic's pool; labels
     /// name the term and the group (so the first member's label can be told apart).
     fn topic_groups(seed: u64, groups: usize) -> Vec<DocTerms> {
-        let mut state = seed;
-        let mut next = move |bound: u64| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) % bound
-        };
+        let mut next = random_below(seed);
         (0..groups)
             .map(|g| {
                 let topic = next(6);
@@ -2349,13 +2343,8 @@ mod tests {
 
     /// Random normalized vectors around a few topics, with term numbers below 200.
     fn topic_vectors(seed: u64, groups: usize, topics: u64) -> Vec<Vec<(u32, f32)>> {
-        let mut state = seed;
-        let mut next = move || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            state >> 33
-        };
+        let mut below = random_below(seed);
+        let mut next = move || below(1 << 31);
         (0..groups)
             .map(|_| {
                 let topic = next() % topics;
