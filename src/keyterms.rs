@@ -282,8 +282,13 @@ fn is_stop_word(word: &str) -> bool {
 /// The packed [`STOP_WORDS`] in an open-addressing table at most a quarter full, probed from a
 /// multiplicative hash: about half the words of a text are looked up, and most find their slot
 /// or an empty one at the first probe (an `AHashSet<u128>` spent about twice the instructions).
+///
+/// A bit per 12-bit hash sits in front of the slots (512 bytes, which stay in the first-level
+/// cache where the 16 KiB of slots do not): a word that is no stop word finds its bit clear
+/// 96% of the time and is answered without touching a slot.
 struct StopWordTable {
     slots: Vec<u128>,
+    filter: [u64; 64],
 }
 
 // At most a quarter full, so that probing always ends at an empty slot, and soon.
@@ -295,8 +300,11 @@ impl StopWordTable {
     fn new() -> Self {
         let mut table = StopWordTable {
             slots: vec![0; 1 << Self::BITS],
+            filter: [0; 64],
         };
         for packed in STOP_WORDS.iter().filter_map(|w| packed_word(w)) {
+            let bit = Self::filter_bit(packed);
+            table.filter[bit / 64] |= 1 << (bit % 64);
             let mut i = Self::home(packed);
             while table.slots[i] != 0 && table.slots[i] != packed {
                 i = (i + 1) & ((1 << Self::BITS) - 1);
@@ -306,14 +314,27 @@ impl StopWordTable {
         table
     }
 
-    fn home(packed: u128) -> usize {
+    fn mixed(packed: u128) -> u64 {
         let folded = (packed as u64) ^ ((packed >> 64) as u64).rotate_left(29);
-        (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - Self::BITS)) as usize
+        folded.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    fn home(packed: u128) -> usize {
+        (Self::mixed(packed) >> (64 - Self::BITS)) as usize
+    }
+
+    /// The filter bit: other bits of the hash than the home's.
+    fn filter_bit(packed: u128) -> usize {
+        (Self::mixed(packed) >> 20 & 0xFFF) as usize
     }
 
     /// `packed` is never 0 (its length byte is set).
     #[inline]
     fn contains(&self, packed: u128) -> bool {
+        let bit = Self::filter_bit(packed);
+        if self.filter[bit / 64] >> (bit % 64) & 1 == 0 {
+            return false;
+        }
         let mut i = Self::home(packed);
         loop {
             match self.slots[i] {
@@ -327,15 +348,40 @@ impl StopWordTable {
 
 /// A word of 1 to 15 bytes as one number (its bytes and its length), which hashes and
 /// compares faster than the string. Longer words are no stop words; the empty word is none.
+///
+/// The bytes are gathered with loads that stay inside the word (two overlapping ones, or three
+/// single bytes below four): copying them into a buffer and reading it back as one number
+/// stalled on the store, and that was a third of the time of [`collect_line`].
 fn packed_word(word: &str) -> Option<u128> {
     let bytes = word.as_bytes();
-    if bytes.is_empty() || bytes.len() > 15 {
+    let len = bytes.len();
+    if len == 0 || len > 15 {
         return None;
     }
-    let mut packed = [0u8; 16];
-    packed[..bytes.len()].copy_from_slice(bytes);
-    packed[15] = bytes.len() as u8;
-    Some(u128::from_le_bytes(packed))
+    let low_and_high = if len >= 8 {
+        let low = read_u64(&bytes[..8]);
+        // bytes[len - 8..len] shifted so that bytes[8..] land at the bottom (none when 8).
+        let high = read_u64(&bytes[len - 8..]).checked_shr(8 * (16 - len) as u32);
+        (low, high.unwrap_or(0))
+    } else if len >= 4 {
+        let first = u64::from(read_u32(&bytes[..4]));
+        let last = u64::from(read_u32(&bytes[len - 4..]));
+        (first | last << (8 * (len - 4)), 0)
+    } else {
+        let middle = u64::from(bytes[len / 2]) << (8 * (len / 2));
+        let last = u64::from(bytes[len - 1]) << (8 * (len - 1));
+        (u64::from(bytes[0]) | middle | last, 0)
+    };
+    let (low, high) = low_and_high;
+    Some(u128::from(low) | u128::from(high | (len as u64) << 56) << 64)
+}
+
+fn read_u64(bytes: &[u8]) -> u64 {
+    u64::from_le_bytes(bytes[..8].try_into().expect("eight bytes"))
+}
+
+fn read_u32(bytes: &[u8]) -> u32 {
+    u32::from_le_bytes(bytes[..4].try_into().expect("four bytes"))
 }
 
 /// A headline: the title when there is one, else the first line when it is short and does not
@@ -552,7 +598,9 @@ pub fn extract_top<'a>(
     max_labels: usize,
 ) -> DocTerms {
     let lines: Vec<Cow<'a, str>> = lines.map(nfkc).collect();
-    let mut words: Vec<Word<'_>> = Vec::new();
+    // Sized once from the text (news averages a word per 6 bytes), instead of grown by copying.
+    let text_bytes: usize = lines.iter().map(|line| line.len()).sum();
+    let mut words: Vec<Word<'_>> = Vec::with_capacity(text_bytes / 5 + 8);
     let mut line_ends: Vec<usize> = Vec::with_capacity(lines.len());
     for line in &lines {
         line_words(line, &mut words);
@@ -568,7 +616,7 @@ pub fn extract_top<'a>(
         // Distinct terms are about half the words: sized once instead of grown by rehashing
         // (capped: a 1 MiB article would reserve megabytes a thread).
         terms: AHashMap::with_capacity((words.len() / 2 + 16).min(1 << 14)),
-        label_text: String::new(),
+        label_text: String::with_capacity(text_bytes.min(1 << 16)),
     };
     let mut buffers = Buffers::default();
     collect_line(
@@ -953,6 +1001,20 @@ mod tests {
             if (max_terms, max_labels) == (400, 40) {
                 assert_eq!(top, trimmed);
             }
+        }
+    }
+
+    #[test]
+    fn packed_words_are_the_bytes_and_the_length() {
+        for len in 0..=17usize {
+            let word: String = (0..len).map(|i| (b'a' + i as u8) as char).collect();
+            let expected = (1..=15).contains(&len).then(|| {
+                let mut packed = [0u8; 16];
+                packed[..len].copy_from_slice(word.as_bytes());
+                packed[15] = len as u8;
+                u128::from_le_bytes(packed)
+            });
+            assert_eq!(packed_word(&word), expected, "{word}");
         }
     }
 
