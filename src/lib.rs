@@ -12,7 +12,7 @@
 //! - [`minhash`] computes signatures; [`lsh`] bands them into candidate pairs;
 //! - [`keyterms`] extracts names, numbers and salient words (for stories);
 //! - [`cluster`] turns verified edges into near-duplicate groups; [`story`] groups those into
-//!   stories;
+//!   stories ([`termtable`] numbers their terms);
 //! - [`report`] writes the CSV files and the deduplicated feed;
 //! - [`pipeline`] runs the stages in order; [`eval`] scores a result against labels;
 //! - [`gen`] writes synthetic corpora with known duplicates, for benchmarks and tests;
@@ -34,6 +34,7 @@ pub mod pipeline;
 pub mod report;
 pub mod spool;
 pub mod story;
+pub mod termtable;
 pub mod text;
 
 pub use error::{Error, Result};

@@ -28,6 +28,7 @@ use rayon::prelude::*;
 use crate::cluster::Story;
 use crate::keyterms::DocTerms;
 use crate::lsh;
+use crate::termtable::TermTable;
 
 /// How stories are formed from candidate edges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -251,99 +252,11 @@ const NO_LABEL: u32 = u32::MAX;
 /// How many terms ahead [`StoryTermsBuilder::terms`] prefetches their table slots.
 const PREFETCH_DISTANCE: usize = 16;
 
-/// Term hash → term number: open addressing with linear probing, at most half full, slots
-/// homed by the hash's high bits after a multiply. An `AHashMap` spent most of the fold of the
-/// key-terms pass waiting for one cache miss per lookup; this table lets the caller prefetch.
-#[derive(Debug)]
-struct TermNumbers {
-    /// (term hash, number); an empty slot has the number `EMPTY_SLOT`.
-    slots: Vec<(u64, u32)>,
-    /// log2 of the slot count.
-    bits: u32,
-    len: usize,
-}
-
-const EMPTY_SLOT: u32 = u32::MAX;
-
-impl Default for TermNumbers {
-    fn default() -> Self {
-        TermNumbers::with_bits(10)
-    }
-}
-
-impl TermNumbers {
-    fn with_bits(bits: u32) -> Self {
-        TermNumbers {
-            slots: vec![(0, EMPTY_SLOT); 1 << bits],
-            bits,
-            len: 0,
-        }
-    }
-
-    fn home(&self, hash: u64) -> usize {
-        (hash.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - self.bits)) as usize
-    }
-
-    /// Hints the processor to fetch the cache line where `hash`'s lookup starts.
-    #[inline]
-    fn prefetch(&self, hash: u64) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let slot: *const (u64, u32) = &self.slots[self.home(hash)];
-            // SAFETY: a prefetch is only a hint; it reads nothing and cannot fault (the address
-            // is a slot of the table anyway).
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(slot.cast()) };
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = hash;
-    }
-
-    /// `hash`'s number, or `next` when the hash is new (it is then stored with that number).
-    fn get_or_insert(&mut self, hash: u64, next: u32) -> u32 {
-        let mask = self.slots.len() - 1;
-        let mut i = self.home(hash);
-        loop {
-            let (slot_hash, number) = self.slots[i];
-            if number == EMPTY_SLOT {
-                break;
-            }
-            if slot_hash == hash {
-                return number;
-            }
-            i = (i + 1) & mask;
-        }
-        self.slots[i] = (hash, next);
-        self.len += 1;
-        if self.len * 2 > self.slots.len() {
-            self.grow();
-        }
-        next
-    }
-
-    fn grow(&mut self) {
-        let mut grown = TermNumbers::with_bits(self.bits + 1);
-        let mask = grown.slots.len() - 1;
-        for &(hash, number) in &self.slots {
-            if number == EMPTY_SLOT {
-                continue;
-            }
-            let mut i = grown.home(hash);
-            while grown.slots[i].1 != EMPTY_SLOT {
-                i = (i + 1) & mask;
-            }
-            grown.slots[i] = (hash, number);
-        }
-        grown.len = self.len;
-        *self = grown;
-    }
-}
-
 /// Builds [`StoryTerms`] from each group's [`DocTerms`], given in any order.
 #[derive(Debug, Default)]
 pub struct StoryTermsBuilder {
     /// Term hash → number, in first-seen order until [`StoryTermsBuilder::finish`].
-    ids: TermNumbers,
+    ids: TermTable<u32>,
     hashes: Vec<u64>,
     vectors: GroupVectors,
     labels: GroupLabels,
@@ -381,7 +294,7 @@ impl StoryTermsBuilder {
 
     fn term(&mut self, hash: u64) -> u32 {
         let next = self.hashes.len() as u32;
-        let id = self.ids.get_or_insert(hash, next);
+        let id = *self.ids.get_or_insert_with(hash, || next);
         if id == next {
             self.hashes.push(hash);
             self.last_label.push(NO_LABEL);
@@ -2144,28 +2057,6 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             (state >> 33) % bound
         }
-    }
-
-    #[test]
-    fn term_numbers_are_first_seen_order_through_growth() {
-        // Hashes that share homes (multiples of a power of two, 0, the largest) and random
-        // ones, each asked several times: every hash keeps the number it got first.
-        let mut random = random_below(7);
-        let mut hashes: Vec<u64> = vec![0, u64::MAX, 1 << 63, 3];
-        hashes.extend((1..2_000u64).map(|i| i << 40));
-        hashes.extend((0..20_000).map(|_| random(u64::MAX)));
-        let mut reference: AHashMap<u64, u32> = AHashMap::new();
-        let mut table = TermNumbers::default();
-        for round in 0..3 {
-            for &hash in hashes.iter().skip(round) {
-                let next = reference.len() as u32;
-                let expected = *reference.entry(hash).or_insert(next);
-                table.prefetch(hash);
-                assert_eq!(table.get_or_insert(hash, next), expected, "hash {hash:#x}");
-            }
-        }
-        assert_eq!(table.len, reference.len());
-        assert!(table.len * 2 <= table.slots.len());
     }
 
     fn edge(a: u32, b: u32, similarity: f32) -> StoryEdge {

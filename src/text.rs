@@ -369,6 +369,13 @@ fn tokenize_ascii(line: &[u8], seed: u64, padded: &mut Vec<u8>, out: &mut Vec<To
     });
 }
 
+/// Calls `each(start, end)` for the words of an ASCII line, with positions in `line`, exactly as
+/// `unicode_words()` finds them (by [`ascii_word_spans`]); `padded` is a reused buffer.
+pub(crate) fn ascii_words(line: &[u8], padded: &mut Vec<u8>, mut each: impl FnMut(usize, usize)) {
+    pad_ascii(line, padded);
+    ascii_word_spans(padded, |start, end| each(start - 1, end - 1));
+}
+
 /// NFKC, lower case, and typographic apostrophes folded to `'`, into a reused buffer.
 pub fn normalize_into(line: &str, out: &mut String) {
     normalize(line, out);
@@ -509,73 +516,6 @@ fn emit_word(padded: &[u8], start: usize, end: usize, each: &mut impl FnMut(usiz
     if padded[start..end].iter().any(|&b| b != b'_') {
         each(start, end);
     }
-}
-
-/// Classes of ASCII bytes for the word scanners, as bit sets: one table load per byte.
-const LETTER: u8 = 1; // ALetter
-const DIGIT: u8 = 2; // Numeric
-const UNDERSCORE: u8 = 4; // ExtendNumLet
-const WORD: u8 = LETTER | DIGIT | UNDERSCORE;
-
-/// The class of each byte (0 for bytes that are never part of a word).
-const CLASS: [u8; 256] = {
-    let mut class = [0; 256];
-    let mut b = 0;
-    while b < 128 {
-        let c = b as u8;
-        class[b] = if c.is_ascii_alphabetic() {
-            LETTER
-        } else if c.is_ascii_digit() {
-            DIGIT
-        } else if c == b'_' {
-            UNDERSCORE
-        } else {
-            0
-        };
-        b += 1;
-    }
-    class
-};
-
-/// For each byte, the classes it joins when it stands between two of them (WB6/WB7 for
-/// letters, WB11/WB12 for digits).
-const JOINS: [u8; 256] = {
-    let mut joins = [0; 256];
-    joins[b':' as usize] = LETTER; // MidLetter
-    joins[b',' as usize] = DIGIT; // MidNum
-    joins[b';' as usize] = DIGIT; // MidNum
-    joins[b'.' as usize] = LETTER | DIGIT; // MidNumLet
-    joins[b'\'' as usize] = LETTER | DIGIT; // Single_Quote (MidNumLetQ)
-    joins
-};
-
-/// ALetter, Numeric or ExtendNumLet: bytes that join each other (WB5, WB8–WB10, WB13a/b).
-pub(crate) fn is_word_byte(b: u8) -> bool {
-    CLASS[usize::from(b)] & WORD != 0
-}
-
-/// Whether `mid` joins `prev` and `next` into one word (WB6/WB7, WB11/WB12).
-pub(crate) fn joins(prev: u8, mid: u8, next: u8) -> bool {
-    JOINS[usize::from(mid)] & CLASS[usize::from(prev)] & CLASS[usize::from(next)] != 0
-}
-
-/// The end of the word that starts with the word byte at `start`.
-pub(crate) fn word_end(bytes: &[u8], start: usize) -> usize {
-    let mut end = start + 1;
-    while let Some(&b) = bytes.get(end) {
-        if is_word_byte(b) {
-            end += 1;
-        } else if bytes
-            .get(end + 1)
-            .is_some_and(|&next| joins(bytes[end - 1], b, next))
-        {
-            // The joining byte and the letter or digit after it.
-            end += 2;
-        } else {
-            break;
-        }
-    }
-    end
 }
 
 /// Characters of scripts that are written without spaces between words.
