@@ -28,7 +28,7 @@ use rayon::prelude::*;
 use crate::cluster::Story;
 use crate::keyterms::DocTerms;
 use crate::lsh;
-use crate::termtable::TermTable;
+use crate::termtable::{self, TermTable};
 
 /// How stories are formed from candidate edges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -1071,8 +1071,14 @@ fn score_edges_by<V: Vectors + ?Sized>(
                 }
                 let edges: Vec<StoryEdge> = candidates
                     .iter()
-                    .filter(|&&(_, b)| in_window(a, b))
-                    .filter_map(|&(_, b)| {
+                    .enumerate()
+                    .filter(|&(_, &(_, b))| in_window(a, b))
+                    .filter_map(|(i, &(_, b))| {
+                        // The next candidate's vector is somewhere else in memory: its first
+                        // lines are fetched while this one is scored.
+                        if let Some(&(_, next)) = candidates.get(i + 1) {
+                            prefetch_start(vectors.vector(next as usize));
+                        }
                         let similarity = scatter.cosine(vectors.vector(b as usize));
                         (similarity >= floor).then_some(StoryEdge { a, b, similarity })
                     })
@@ -1083,6 +1089,16 @@ fn score_edges_by<V: Vectors + ?Sized>(
         )
         .flatten_iter()
         .collect()
+}
+
+/// Prefetches the first cache lines of a vector.
+fn prefetch_start<T>(vector: &[T]) {
+    let lines = (std::mem::size_of_val(vector) / 64).min(4);
+    for line in 0..=lines {
+        if let Some(item) = vector.get(line * 64 / std::mem::size_of::<T>().max(1)) {
+            termtable::prefetch(item);
+        }
+    }
 }
 
 /// A float as an integer with the same order, for heap keys (similarities are ≥ 0).
@@ -1433,7 +1449,8 @@ impl<'v, V: Vectors + ?Sized> ClusterTerms<'v, V> {
             return;
         }
         if let Some(sum_x) = &self.kept[x] {
-            for &(i, c) in wanted {
+            for (k, &(i, c)) in wanted.iter().enumerate() {
+                self.prefetch_next(wanted, k);
                 dots[i].1 += match &self.kept[c as usize] {
                     Some(sum_c) => sparse_dot(sum_x, sum_c),
                     None => self.probe(sum_x, c as usize),
@@ -1447,7 +1464,8 @@ impl<'v, V: Vectors + ?Sized> ClusterTerms<'v, V> {
                 scatter.add(term, w);
             }
         }
-        for &(i, c) in wanted {
+        for (k, &(i, c)) in wanted.iter().enumerate() {
+            self.prefetch_next(wanted, k);
             dots[i].1 += match &self.kept[c as usize] {
                 Some(sum_c) => self.probe(sum_c, x),
                 None => self
@@ -1463,6 +1481,18 @@ impl<'v, V: Vectors + ?Sized> ClusterTerms<'v, V> {
         }
         if spread {
             scatter.clear(self.member_vectors(x).flatten().map(|&(term, _)| term));
+        }
+    }
+
+    /// Prefetches the start of the vector that the dot product after `wanted[k]` reads first:
+    /// the clusters' vectors lie scattered over the run's memory.
+    fn prefetch_next(&self, wanted: &[(usize, u32)], k: usize) {
+        let Some(&(_, next)) = wanted.get(k + 1) else {
+            return;
+        };
+        match &self.kept[next as usize] {
+            Some(sum) => prefetch_start(sum),
+            None => prefetch_start(self.vectors.vector(self.members[next as usize] as usize)),
         }
     }
 

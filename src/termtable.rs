@@ -8,6 +8,21 @@
 //! a few hundred, `AHashMap` is as fast: its table fits in the cache, and zeroing this table's
 //! wider slots for every article cost more than the lookups saved.)
 
+/// Hints the processor to fetch the cache line that holds `item` (a no-op off x86-64).
+#[inline]
+pub fn prefetch<T>(item: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let address: *const T = item;
+        // SAFETY: a prefetch is a hint: it reads nothing, writes nothing and cannot fault (and
+        // the address is that of a live reference).
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(address.cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = item;
+}
+
 /// Term hash → value. Key 0 marks an empty slot; the value of the hash 0 is kept aside.
 #[derive(Debug, Clone)]
 pub struct TermTable<V> {
@@ -53,16 +68,7 @@ impl<V: Copy + Default> TermTable<V> {
     /// Hints the processor to fetch the cache line where the lookup of `hash` starts.
     #[inline]
     pub fn prefetch(&self, hash: u64) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let slot: *const (u64, V) = &self.slots[self.home(hash)];
-            // SAFETY: a prefetch is a hint: it reads nothing, writes nothing and cannot fault
-            // (and the address is a slot of the table).
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(slot.cast()) };
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = hash;
+        prefetch(&self.slots[self.home(hash)]);
     }
 
     /// The value of `hash`, inserted as `new()` when the hash is not in the table.
