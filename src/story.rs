@@ -1683,7 +1683,8 @@ fn link_component<V: Vectors + ?Sized>(
         size[ua] += size[ub];
         clusters.merge(ua, ub, size[ua]);
         version[ua] += 1;
-        for &(c, dot) in &merged_dots {
+        for (k, &(c, dot)) in merged_dots.iter().enumerate() {
+            prefetch_neighbour_lists(&dots, &merged_dots, k);
             relink(&mut dots[c as usize], a, b, dot);
             push(&mut heap, a, c, dot, &size, &version);
         }
@@ -1699,6 +1700,20 @@ fn link_component<V: Vectors + ?Sized>(
     (0..n as u32)
         .map(|i| (members[i as usize], members[find_root(&parent, i) as usize]))
         .collect()
+}
+
+/// Before the relink of `merged[k]`: prefetches the list header of a neighbour a few places
+/// ahead, and the entries of a nearer one (whose header was prefetched before): the lists of
+/// one merge's neighbours lie scattered over the component's memory.
+fn prefetch_neighbour_lists(dots: &[Dots], merged: &Dots, k: usize) {
+    if let Some(&(ahead, _)) = merged.get(k + 4) {
+        termtable::prefetch(&dots[ahead as usize]);
+    }
+    if let Some(&(near, _)) = merged.get(k + 2) {
+        if let Some(first) = dots[near as usize].first() {
+            termtable::prefetch(first);
+        }
+    }
 }
 
 fn find_root(parent: &[u32], mut x: u32) -> u32 {
