@@ -154,12 +154,13 @@ fn parse_members<'a>(text: &'a str, fields: &FieldMap) -> Result<JsonFields<'a>,
 /// A record's named members, as the article builder reads them (the last of duplicate keys
 /// wins, as in a JSON map).
 struct JsonFields<'a> {
-    members: Vec<(Cow<'a, str>, FieldValue)>,
+    members: Vec<(Cow<'a, str>, FieldValue<'a>)>,
 }
 
 impl RecordFields for JsonFields<'_> {
-    fn get(&self, name: &str) -> FieldValue {
+    fn get(&self, name: &str) -> FieldValue<'_> {
         match self.members.iter().rev().find(|(key, _)| key == name) {
+            Some((_, FieldValue::Text(text))) => FieldValue::Text(Cow::Borrowed(text)),
             Some((_, value)) => value.clone(),
             None => FieldValue::Missing,
         }
@@ -207,7 +208,7 @@ impl<'de> Visitor<'de> for MembersSeed<'_> {
         let mut members = Vec::new();
         while let Some(key) = map.next_key::<MemberKey<'de>>()? {
             if is_wanted(self.fields, &key.0) {
-                let value = map.next_value::<MemberValue>()?;
+                let value = map.next_value::<MemberValue<'de>>()?;
                 members.push((key.0, value.0));
             } else {
                 map.next_value::<IgnoredAny>()?;
@@ -247,9 +248,10 @@ impl<'de> Visitor<'de> for MemberKeyVisitor {
 /// A wanted member's value as text: strings as they are, numbers and booleans written out, a
 /// list of strings (paragraphs) joined with newlines; null is missing; anything else is not
 /// text.
-struct MemberValue(FieldValue);
+/// A string without escapes stays borrowed from the line.
+struct MemberValue<'de>(FieldValue<'de>);
 
-impl<'de> de::Deserialize<'de> for MemberValue {
+impl<'de> de::Deserialize<'de> for MemberValue<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(MemberValueVisitor)
     }
@@ -258,44 +260,48 @@ impl<'de> de::Deserialize<'de> for MemberValue {
 struct MemberValueVisitor;
 
 impl<'de> Visitor<'de> for MemberValueVisitor {
-    type Value = MemberValue;
+    type Value = MemberValue<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any JSON value")
     }
 
-    fn visit_str<E: de::Error>(self, value: &str) -> Result<MemberValue, E> {
-        Ok(MemberValue(FieldValue::Text(value.to_string())))
+    fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<Self::Value, E> {
+        Ok(MemberValue(FieldValue::Text(Cow::Borrowed(value))))
     }
 
-    fn visit_string<E: de::Error>(self, value: String) -> Result<MemberValue, E> {
-        Ok(MemberValue(FieldValue::Text(value)))
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+        Ok(MemberValue(FieldValue::Text(Cow::Owned(value.to_string()))))
     }
 
-    fn visit_bool<E: de::Error>(self, value: bool) -> Result<MemberValue, E> {
-        Ok(MemberValue(FieldValue::Text(value.to_string())))
+    fn visit_string<E: de::Error>(self, value: String) -> Result<Self::Value, E> {
+        Ok(MemberValue(FieldValue::Text(Cow::Owned(value))))
     }
 
-    fn visit_i64<E: de::Error>(self, value: i64) -> Result<MemberValue, E> {
-        Ok(MemberValue(FieldValue::Text(value.to_string())))
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Self::Value, E> {
+        Ok(MemberValue(FieldValue::Text(Cow::Owned(value.to_string()))))
     }
 
-    fn visit_u64<E: de::Error>(self, value: u64) -> Result<MemberValue, E> {
-        Ok(MemberValue(FieldValue::Text(value.to_string())))
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
+        Ok(MemberValue(FieldValue::Text(Cow::Owned(value.to_string()))))
     }
 
-    fn visit_f64<E: de::Error>(self, value: f64) -> Result<MemberValue, E> {
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
+        Ok(MemberValue(FieldValue::Text(Cow::Owned(value.to_string()))))
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
         // Written as serde_json writes numbers, as the reader did with a JSON value tree.
         let text = serde_json::Number::from_f64(value)
             .map_or_else(|| value.to_string(), |n| n.to_string());
-        Ok(MemberValue(FieldValue::Text(text)))
+        Ok(MemberValue(FieldValue::Text(Cow::Owned(text))))
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<MemberValue, E> {
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(MemberValue(FieldValue::Missing))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<MemberValue, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
         let mut parts = Some(Vec::new());
         while let Some(item) = items.next_element::<ListItem>()? {
             match (&mut parts, item.0) {
@@ -304,12 +310,12 @@ impl<'de> Visitor<'de> for MemberValueVisitor {
             }
         }
         Ok(MemberValue(match parts {
-            Some(parts) => FieldValue::Text(parts.join("\n")),
+            Some(parts) => FieldValue::Text(Cow::Owned(parts.join("\n"))),
             None => FieldValue::NotText,
         }))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MemberValue, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(MemberValue(FieldValue::NotText))
     }

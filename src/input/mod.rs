@@ -8,6 +8,7 @@
 //! mode). Invalid UTF-8 is decoded lossily and counted. This module does not normalize or tokenize
 //! text; that is `text`'s job.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -531,22 +532,24 @@ struct Parsed {
     lossy: bool,
 }
 
-/// A field value as the article builder sees it.
+/// A field value as the article builder sees it: text borrowed from the record where it can be
+/// (an article's text is copied once, into the article).
 #[derive(Clone)]
-enum FieldValue {
+enum FieldValue<'a> {
     Missing,
-    Text(String),
+    Text(Cow<'a, str>),
     NotText,
 }
 
 /// Read access to a record's fields by name, whatever the input format.
 trait RecordFields {
-    fn get(&self, name: &str) -> FieldValue;
+    /// Field `name`, borrowed from the record.
+    fn get(&self, name: &str) -> FieldValue<'_>;
 
     /// The first present, non-empty field of `names`.
     fn first_text(&self, names: &[String]) -> Option<String> {
         names.iter().find_map(|name| match self.get(name) {
-            FieldValue::Text(text) if !text.trim().is_empty() => Some(text),
+            FieldValue::Text(text) if !text.trim().is_empty() => Some(text.into_owned()),
             _ => None,
         })
     }
@@ -558,9 +561,9 @@ struct CsvFields<'a> {
 }
 
 impl RecordFields for CsvFields<'_> {
-    fn get(&self, name: &str) -> FieldValue {
+    fn get(&self, name: &str) -> FieldValue<'_> {
         match self.header.get(name).and_then(|&i| self.row.get(i)) {
-            Some(value) => FieldValue::Text(value.clone()),
+            Some(value) => FieldValue::Text(Cow::Borrowed(value)),
             None => FieldValue::Missing,
         }
     }
@@ -655,7 +658,7 @@ fn extract_text(
     }
     match parts.len() {
         0 => Err(RejectReason::EmptyText),
-        1 => Ok(parts.pop().unwrap_or_default()),
+        1 => Ok(parts.pop().map(Cow::into_owned).unwrap_or_default()),
         _ => Ok(parts.join("\n")),
     }
 }
@@ -1145,6 +1148,44 @@ impl DateKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_values_read_the_same_borrowed_or_unescaped() {
+        let opts = ReadOptions::default();
+        let jsonl = concat!(
+            r#"{"id": 7, "title": "T\u00e9st \"q\"", "text": "Line one\nline two caf\u00e9"}"#,
+            "\n",
+            r#"{"id": "b", "title": "plain", "text": ["para one", "para two"], "url": " u "}"#,
+            "\n",
+            r#"{"id": "c", "text": "plain text", "text": "the later member wins"}"#,
+            "\n",
+        );
+        let corpus = read_bytes("in.jsonl", jsonl.as_bytes(), &opts);
+        let fields: Vec<(&str, &str, &str, &str)> = corpus
+            .articles
+            .iter()
+            .map(|a| {
+                (
+                    a.id.as_str(),
+                    a.title.as_str(),
+                    a.text.as_str(),
+                    a.url.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                ("7", "T\u{e9}st \"q\"", "Line one\nline two caf\u{e9}", ""),
+                ("b", "plain", "para one\npara two", "u"),
+                ("c", "", "the later member wins", ""),
+            ]
+        );
+        let csv = "id,title,text\nx,\"A, title\",\"two\nlines\"\n";
+        let corpus = read_bytes("in.csv", csv.as_bytes(), &opts);
+        assert_eq!(corpus.articles[0].title, "A, title");
+        assert_eq!(corpus.articles[0].text, "two\nlines");
+    }
 
     #[test]
     fn html_keeps_visible_text_and_lines() {
