@@ -342,6 +342,27 @@ impl StoryTermsBuilder {
         id
     }
 
+    /// (term number, label number) of each (term hash, display form), in order. Each label's
+    /// lookup reads its term's last label and that label's text, from tables that outgrow the
+    /// caches: both are prefetched for all the labels first.
+    fn labels_of(&mut self, labels: Vec<(u64, String)>) -> Vec<(u32, u32)> {
+        let terms: Vec<u32> = labels.iter().map(|&(hash, _)| self.term(hash)).collect();
+        for &term in &terms {
+            termtable::prefetch(&self.last_label[term as usize]);
+        }
+        for &term in &terms {
+            let last = self.last_label[term as usize];
+            if let Some(end) = self.labels.table.ends.get(last as usize) {
+                termtable::prefetch(end);
+            }
+        }
+        terms
+            .into_iter()
+            .zip(labels)
+            .map(|(term, (_, label))| (term, self.label(term, &label)))
+            .collect()
+    }
+
     /// Stores group `g`'s labels, (term, label) in the order given, for its vector, the last
     /// stored (from `start`): a term's default label as a bit on the term's entry when the
     /// vector and the labels are sorted by hash without repeats and every label's term is in the
@@ -398,13 +419,7 @@ impl StoryTermsBuilder {
             .map(|(term, (_, score))| (term, score))
             .collect();
         scores.sort_by_key(|&(term, _)| term);
-        let mut labels: Vec<(u32, u32)> = labels
-            .into_iter()
-            .map(|(hash, label)| {
-                let term = self.term(hash);
-                (term, self.label(term, &label))
-            })
-            .collect();
+        let mut labels = self.labels_of(labels);
         labels.sort_by_key(|&(term, _)| term);
         let rank = u32::try_from(rank).unwrap_or(u32::MAX);
         let group = self.open.entry(g).or_insert_with(|| OpenGroup {
@@ -467,14 +482,7 @@ impl StoryTermsBuilder {
         let scores = terms.scores.iter().map(|&(_, score)| score);
         self.vectors.entries.extend(numbers.into_iter().zip(scores));
         self.vectors.spans[g] = (start, (self.vectors.entries.len() - start) as u32);
-        let labels: Vec<(u32, u32)> = terms
-            .labels
-            .into_iter()
-            .map(|(hash, label)| {
-                let term = self.term(hash);
-                (term, self.label(term, &label))
-            })
-            .collect();
+        let labels = self.labels_of(terms.labels);
         self.store_labels(g, start, &labels);
     }
 
