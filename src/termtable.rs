@@ -1,5 +1,5 @@
 //! A map from term hashes to small values, for numbering the terms of a whole run (part of the
-//! story stage): open addressing with linear probing, at most half full.
+//! story stage): open addressing with linear probing, at most three quarters full.
 //!
 //! Term hashes are xxh3 outputs, so they are hashed no further than one multiply to pick a home
 //! slot, and the caller can prefetch the slot of a lookup it will make soon: the map of term
@@ -44,7 +44,9 @@ impl<V: Copy + Default> Default for TermTable<V> {
 impl<V: Copy + Default> TermTable<V> {
     /// A table that holds `entries` without growing.
     pub fn with_capacity(entries: usize) -> Self {
-        let bits = (entries.max(8) * 2).next_power_of_two().trailing_zeros();
+        let bits = (entries.max(8) * 4 / 3 + 1)
+            .next_power_of_two()
+            .trailing_zeros();
         TermTable {
             slots: vec![(0, V::default()); 1 << bits],
             zero: None,
@@ -89,7 +91,9 @@ impl<V: Copy + Default> TermTable<V> {
             }
             i = (i + 1) & mask;
         }
-        if (self.occupied + 1) * 2 > self.slots.len() {
+        // Three quarters: half full took 10 MB more at 100,000 articles (288k terms), which
+        // raised the run's peak, for no measurable speed.
+        if (self.occupied + 1) * 4 > self.slots.len() * 3 {
             self.grow();
             return self.get_or_insert_with(hash, new);
         }
@@ -153,7 +157,7 @@ mod tests {
             }
         }
         assert_eq!(table.len(), reference.len());
-        assert!(table.occupied * 2 <= table.slots.len());
+        assert!(table.occupied * 4 <= table.slots.len() * 3);
         let mut listed: Vec<(u64, u32)> = table.iter().collect();
         let mut expected: Vec<(u64, u32)> = reference.into_iter().collect();
         listed.sort_unstable();
