@@ -469,7 +469,7 @@ fn pad_ascii(line: &[u8], padded: &mut Vec<u8>) {
 /// One bit per byte of `padded[base..base + 64]`: set for the bytes that belong to a word.
 /// The text is lower-case ASCII here, so plain byte comparisons classify it; written as loops
 /// over fixed arrays, they compile to vector compares.
-#[inline]
+#[inline(always)]
 fn word_mask(padded: &[u8], base: usize) -> u64 {
     let window: &[u8; 66] = padded[base - 1..base + 65]
         .try_into()
