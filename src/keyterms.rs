@@ -350,8 +350,8 @@ impl StopWordTable {
 /// compares faster than the string. Longer words are no stop words; the empty word is none.
 ///
 /// The bytes are gathered with loads that stay inside the word (two overlapping ones, or three
-/// single bytes below four): copying them into a buffer and reading it back as one number
-/// stalled on the store, and that was a third of the time of [`collect_line`].
+/// single bytes below four) instead of being copied into a buffer that is read back as one
+/// number (measured together with the table's bit filter: key-term extraction 11% faster).
 fn packed_word(word: &str) -> Option<u128> {
     let bytes = word.as_bytes();
     let len = bytes.len();

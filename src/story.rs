@@ -306,7 +306,7 @@ impl StoryTermsBuilder {
     /// The numbers of `hashes`' terms (numbering new ones), with each table slot prefetched a
     /// few terms ahead: the table outgrows the caches, and one article's terms are independent
     /// lookups whose misses can overlap.
-    fn terms<'h>(&mut self, hashes: impl ExactSizeIterator<Item = u64> + Clone + 'h) -> Vec<u32> {
+    fn terms(&mut self, hashes: impl ExactSizeIterator<Item = u64> + Clone) -> Vec<u32> {
         let mut ahead = hashes.clone().skip(PREFETCH_DISTANCE);
         for hash in hashes.clone().take(PREFETCH_DISTANCE) {
             self.ids.prefetch(hash);
