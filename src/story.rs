@@ -187,7 +187,7 @@ impl LabelTable {
 
 /// Each dup group's labels (see [`LABELLED_TERMS`]). Most terms have one display form: a
 /// group's label that is its term's first label in the table (its default) is one bit on the
-/// group's vector entry; other labels are listed, as numbers in the [`LabelTable`].
+/// group's vector entry; other labels are listed, as numbers in the label table.
 #[derive(Debug, Clone, Default)]
 pub struct GroupLabels {
     /// One bit per vector entry ([`GroupVectors`]' arena): the entry's term has its default
@@ -897,7 +897,7 @@ fn days(groups: &[GroupInfo]) -> Vec<Option<i64>> {
 }
 
 /// Candidate pairs of groups: groups that share one of their `top_terms` heaviest terms. A term
-/// shared by more than [`TERM_BUCKET`] groups pairs each group only with its nearest groups in
+/// shared by more than `TERM_BUCKET` groups pairs each group only with its nearest groups in
 /// date order, so common terms cost linear work.
 pub fn candidate_pairs(
     vectors: &[TermVector],
@@ -1735,7 +1735,7 @@ fn find_root(parent: &[u32], mut x: u32) -> u32 {
 /// document frequencies counted inside it, so that the terms all its members share (the topic:
 /// "Klitschko", "heavyweight", "title") weigh less than the terms that tell two events of that
 /// topic apart ("Rahman" vs "Thompson"). A split is kept only between parts of at least
-/// `min_part` groups (see [`keep_major_parts`]). Returns new labels.
+/// `min_part` groups (see `keep_major_parts`). Returns new labels.
 pub fn refine<V: Vectors + ?Sized>(
     vectors: &V,
     edges: &[StoryEdge],

@@ -294,7 +294,7 @@ pub fn read_corpus(
 
 /// Reads every input into `sink`, in input order, without keeping anything itself. Fails only
 /// when an input named on the command line cannot be opened. Strict mode and duplicate ids are
-/// the caller's business (see [`duplicate_ids`]).
+/// the caller's business ([`read_corpus`] rejects the later duplicates itself).
 pub fn stream_records(
     inputs: &[PathBuf],
     opts: &ReadOptions,
