@@ -3,6 +3,9 @@
 # times adding one more batch of B, and the latency of single-article queries against it.
 #   scripts/index-bench.sh [N=1000000] [B=100000] [QUERIES=200] [WORK=/tmp/storyhash-index-bench]
 # Prints per batch: wall seconds, peak RSS, file size; then the query latency median and p99.
+# At 1M the index, the split batches and the corpus take ~10 GB: the index and the batches are
+# removed at the end (KEEP=1 keeps them), the corpus stays for the next run. A disk left full by
+# such runs once failed CI (the linker had no room).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000000}
@@ -12,6 +15,9 @@ work=${4:-/tmp/storyhash-index-bench}
 bin=${BIN:-target/release/storyhash}
 [ -x "$bin" ] || cargo build --release
 mkdir -p "$work/parts"
+if [ "${KEEP:-0}" != 1 ]; then
+  trap 'rm -rf "$work/parts" "$work"/feed.db* "$work"/q*.json' EXIT
+fi
 if [ ! -f "$work/gen/docs.jsonl" ]; then
   "$bin" gen --n $((n + b)) --out "$work/gen"
 fi

@@ -125,3 +125,9 @@ echo
 cat "$WORK/peers.md"
 echo
 echo "table written to $WORK/peers.md"
+# The corpus and the tools' cluster files (~400 MB at 100k) go; the table and each tool's
+# stderr and timing stay. KEEP=1 keeps everything. (Disks left full by such runs once failed CI.)
+if [ "${KEEP:-0}" != 1 ]; then
+    rm -rf "$WORK/gen" "$WORK/storyhash-dups" "$WORK/storyhash-stories"
+    rm -f "$WORK"/datasketch.csv "$WORK"/rensa.csv "$WORK"/gaoya.csv "$WORK"/gaoya-native.csv
+fi
