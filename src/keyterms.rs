@@ -591,36 +591,92 @@ pub fn extract_top<'a>(
     max_terms: usize,
     max_labels: usize,
 ) -> DocTerms {
-    let lines: Vec<Cow<'a, str>> = lines.map(nfkc).collect();
-    // Not sized ahead from the text: that raised the run's peak memory by 2 MB at 100,000
-    // articles (the heaps of the threads that extract), for no measurable speed.
-    let mut words: Vec<Word<'_>> = Vec::new();
-    let mut line_ends: Vec<usize> = Vec::with_capacity(lines.len());
-    let mut padded = Vec::new();
+    let limits = TermLimits {
+        max_terms,
+        max_labels,
+    };
+    let mut scratch = TermScratch::default();
+    extract_top_with(headline, lines, weights, seed, limits, &mut scratch)
+}
+
+/// How many terms [`extract_top_with`] keeps, and how many of them with their display forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TermLimits {
+    pub max_terms: usize,
+    pub max_labels: usize,
+}
+
+/// Buffers that one thread reuses from article to article: allocated once and cleared, where
+/// allocating and growing them for every article took a tenth of the key-terms stage. A buffer
+/// that a huge article grew past [`KEPT_CAPACITY`] items is freed instead of kept.
+#[derive(Default)]
+pub struct TermScratch {
+    lines: Vec<Cow<'static, str>>,
+    words: Vec<Word<'static>>,
+    headline_words: Vec<Word<'static>>,
+    line_ends: Vec<usize>,
+    padded: Vec<u8>,
+    terms: AHashMap<u64, (f32, u32, u32)>,
+    ranked: Vec<(u64, (f32, u32, u32))>,
+    label_text: String,
+    buffers: Buffers,
+}
+
+/// The most items a [`TermScratch`] buffer keeps between articles (a few MiB at most).
+const KEPT_CAPACITY: usize = 1 << 16;
+
+/// An empty vector with `items`' allocation, for items of another type of the same layout
+/// (here: words borrowed from another article). The standard library collects a vector's own
+/// iterator, mapped, in place when the layouts match; were it not to, this would allocate anew.
+fn recycle<T, U>(mut items: Vec<T>) -> Vec<U> {
+    items.clear();
+    if items.capacity() > KEPT_CAPACITY {
+        return Vec::new();
+    }
+    items.into_iter().map(|_| unreachable!()).collect()
+}
+
+/// [`extract_top`], with a thread's reused buffers.
+pub fn extract_top_with<'a>(
+    headline: &str,
+    lines: impl Iterator<Item = &'a str>,
+    weights: TermWeights,
+    seed: u64,
+    limits: TermLimits,
+    scratch: &mut TermScratch,
+) -> DocTerms {
+    let mut normalized: Vec<Cow<'a, str>> = recycle(std::mem::take(&mut scratch.lines));
+    normalized.extend(lines.map(nfkc));
+    let lines = normalized;
+    let mut words: Vec<Word<'_>> = recycle(std::mem::take(&mut scratch.words));
+    let mut line_ends: Vec<usize> = recycle(std::mem::take(&mut scratch.line_ends));
+    let padded = &mut scratch.padded;
     for line in &lines {
-        line_words(line, &mut padded, &mut words);
+        line_words(line, padded, &mut words);
         line_ends.push(words.len());
     }
     let headline = nfkc(headline);
-    let mut headline_words = Vec::new();
-    line_words(&headline, &mut padded, &mut headline_words);
+    let mut headline_words: Vec<Word<'_>> = recycle(std::mem::take(&mut scratch.headline_words));
+    line_words(&headline, padded, &mut headline_words);
     let lower_words = lower_case_uses(&lines, &words, &line_ends, &headline_words);
+    let mut terms = std::mem::take(&mut scratch.terms);
+    if terms.capacity() > KEPT_CAPACITY {
+        terms = AHashMap::new();
+    }
+    terms.clear();
+    // Distinct terms are about half the words: sized once instead of grown by rehashing
+    // (capped: a 1 MiB article would reserve megabytes a thread).
+    terms.reserve((words.len() / 2 + 16).min(1 << 14));
+    let mut label_text = std::mem::take(&mut scratch.label_text);
+    label_text.clear();
     let mut collector = TermCollector {
         seed,
         weights,
-        // Distinct terms are about half the words: sized once instead of grown by rehashing
-        // (capped: a 1 MiB article would reserve megabytes a thread).
-        terms: AHashMap::with_capacity((words.len() / 2 + 16).min(1 << 14)),
-        label_text: String::new(),
+        terms,
+        label_text,
     };
-    let mut buffers = Buffers::default();
-    collect_line(
-        &headline_words,
-        true,
-        &lower_words,
-        &mut collector,
-        &mut buffers,
-    );
+    let buffers = &mut scratch.buffers;
+    collect_line(&headline_words, true, &lower_words, &mut collector, buffers);
     let mut start = 0;
     for &end in &line_ends {
         collect_line(
@@ -628,11 +684,40 @@ pub fn extract_top<'a>(
             false,
             &lower_words,
             &mut collector,
-            &mut buffers,
+            buffers,
         );
         start = end;
     }
-    let mut terms: Vec<(u64, (f32, u32, u32))> = collector.terms.into_iter().collect();
+    drop(lower_words);
+    scratch.headline_words = recycle(headline_words);
+    scratch.words = recycle(words);
+    scratch.line_ends = recycle(line_ends);
+    scratch.lines = recycle(lines);
+    let TermCollector {
+        mut terms,
+        label_text,
+        ..
+    } = collector;
+    let mut ranked = recycle(std::mem::take(&mut scratch.ranked));
+    ranked.extend(terms.drain());
+    let doc_terms = top_terms(&mut ranked, &label_text, limits);
+    scratch.terms = terms;
+    scratch.label_text = label_text;
+    scratch.ranked = recycle(ranked);
+    doc_terms
+}
+
+/// The heaviest of an article's terms (term hash, (score, label start, label end)), in any
+/// order, as [`extract_top`] keeps them.
+fn top_terms(
+    terms: &mut Vec<(u64, (f32, u32, u32))>,
+    label_text: &str,
+    limits: TermLimits,
+) -> DocTerms {
+    let TermLimits {
+        max_terms,
+        max_labels,
+    } = limits;
     let heavier = |a: &(u64, (f32, u32, u32)), b: &(u64, (f32, u32, u32))| {
         b.1 .0.total_cmp(&a.1 .0).then(a.0.cmp(&b.0))
     };
@@ -662,10 +747,7 @@ pub fn extract_top<'a>(
                 .is_none_or(|top| top.binary_search(hash).is_ok())
         })
         .map(|&(hash, (_, start, end))| {
-            (
-                hash,
-                collector.label_text[start as usize..end as usize].to_string(),
-            )
+            (hash, label_text[start as usize..end as usize].to_string())
         })
         .collect();
     DocTerms { scores, labels }
@@ -996,6 +1078,51 @@ mod tests {
             if (max_terms, max_labels) == (400, 40) {
                 assert_eq!(top, trimmed);
             }
+        }
+    }
+
+    #[test]
+    fn reused_buffers_give_the_terms_of_fresh_ones() {
+        let huge: String = (0..KEPT_CAPACITY + 100)
+            .map(|i| format!("Word{} said word{}.\n", i % 5000, i % 7))
+            .collect();
+        let articles: Vec<(&str, String)> = vec![
+            (
+                "Quake hits Springfield",
+                "A magnitude 6.3 quake hit Springfield. Police said 12 died.".into(),
+            ),
+            ("", String::new()),
+            (
+                "Ünïcode Çity",
+                "Der Bürgermeister von Köln traf Olaf Scholz. Straße gesperrt.".into(),
+            ),
+            ("Huge", huge),
+            (
+                "After the huge one",
+                "Kim Yong-chol flew to New York on Tuesday.\nOfficials met him.".into(),
+            ),
+            (
+                "Quake hits Springfield",
+                "A magnitude 6.3 quake hit Springfield. Police said 12 died.".into(),
+            ),
+        ];
+        let limits = TermLimits {
+            max_terms: 64,
+            max_labels: 8,
+        };
+        let mut scratch = TermScratch::default();
+        for (headline, text) in &articles {
+            let fresh = extract_top(headline, text.lines(), TermWeights::default(), 3, 64, 8);
+            let reused = extract_top_with(
+                headline,
+                text.lines(),
+                TermWeights::default(),
+                3,
+                limits,
+                &mut scratch,
+            );
+            assert_eq!(reused, fresh, "{headline}");
+            assert!(scratch.words.capacity() <= KEPT_CAPACITY, "{headline}");
         }
     }
 

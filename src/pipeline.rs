@@ -816,8 +816,7 @@ impl Revisit for GroupTerms<'_> {
             chunk
                 .par_iter()
                 .map_init(Worker::default, |worker, &(doc, article)| {
-                    let terms =
-                        trimmed_article_terms(article, skipped.of(doc), opts, &mut worker.scratch);
+                    let terms = trimmed_article_terms(article, skipped.of(doc), opts, worker);
                     let members = groups[dup_of[doc] as usize].members.len();
                     if members == 1 {
                         // merge_terms of one article is its terms: its scores, and the labels of
@@ -1044,6 +1043,7 @@ fn cluster_first_pass(
 #[derive(Default)]
 pub(crate) struct Worker {
     pub(crate) scratch: Scratch,
+    pub(crate) term_scratch: keyterms::TermScratch,
     /// The hashes of the lines with words of the article signed last (boilerplate included).
     pub(crate) line_hashes: Vec<u64>,
     /// The spool record of the article signed last by [`Worker::sign_and_spool`].
@@ -1280,8 +1280,9 @@ pub(crate) fn trimmed_article_terms(
     article: &Article,
     skipped: &[u32],
     opts: &Options,
-    scratch: &mut Scratch,
+    worker: &mut Worker,
 ) -> DocTerms {
+    let scratch = &mut worker.scratch;
     let text = text::capped(&article.text, opts.shingle.max_doc_bytes);
     let mut with_words = 0u32;
     let lines: Vec<&str> = text
@@ -1302,13 +1303,17 @@ pub(crate) fn trimmed_article_terms(
         .collect();
     let first_line = lines.first().copied().unwrap_or_default();
     let headline = keyterms::headline(&article.title, first_line);
-    keyterms::extract_top(
+    let limits = keyterms::TermLimits {
+        max_terms: story::MAX_ARTICLE_TERMS,
+        max_labels: story::LABELLED_TERMS,
+    };
+    keyterms::extract_top_with(
         headline,
-        lines.iter().copied(),
+        lines.into_iter(),
         opts.term_weights,
         opts.shingle.seed,
-        story::MAX_ARTICLE_TERMS,
-        story::LABELLED_TERMS,
+        limits,
+        &mut worker.term_scratch,
     )
 }
 
@@ -1453,6 +1458,8 @@ mod tests {
         .expect("the demo reads");
         let opts = Options::default();
         let mut scratch = Scratch::default();
+        // One worker for all articles: its buffers carry over from article to article.
+        let mut worker = Worker::default();
         let mut doc = text::TokenizedDoc::default();
         // Every third line of the first articles counts as boilerplate.
         let mut lines = Vec::new();
@@ -1467,7 +1474,7 @@ mod tests {
             let skipped = SkippedLines::new(std::slice::from_ref(&doc.line_hashes), &boilerplate);
             let mut expected = article_terms(article, &boilerplate, &opts, &mut scratch);
             story::trim_terms(&mut expected);
-            let found = trimmed_article_terms(article, skipped.of(0), &opts, &mut scratch);
+            let found = trimmed_article_terms(article, skipped.of(0), &opts, &mut worker);
             assert_eq!(found, expected, "{}", article.id);
             compared += usize::from(!skipped.of(0).is_empty());
         }

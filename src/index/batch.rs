@@ -111,8 +111,7 @@ impl Preparer<'_> {
                 }
                 let mut terms = DocTerms::default();
                 if opts.stories.is_some() {
-                    terms =
-                        pipeline::trimmed_article_terms(&article, &[], opts, &mut worker.scratch);
+                    terms = pipeline::trimmed_article_terms(&article, &[], opts, worker);
                 }
                 Ok(PreparedArticle {
                     meta: ArticleMeta::from_article(article),
