@@ -1000,6 +1000,8 @@ fn candidate_edges<V: Vectors + ?Sized>(
     }
     ranges.push((from, count.len() as u32, pairs));
     drop(count);
+    // Read once, not once per range: at 1M articles the vectors take hundreds of MB.
+    let dense_terms = scatter_terms(vectors);
     let mut edges = Vec::new();
     for (from, to, size) in ranges {
         let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(size);
@@ -1010,7 +1012,7 @@ fn candidate_edges<V: Vectors + ?Sized>(
         });
         pairs.par_sort_unstable();
         pairs.dedup();
-        edges.extend(score_edges_by(&pairs, vectors, days, opts));
+        edges.extend(score_edges_by(&pairs, vectors, dense_terms, days, opts));
     }
     edges
 }
@@ -1036,14 +1038,16 @@ pub fn score_edges(
     groups: &[GroupInfo],
     opts: &StoryOptions,
 ) -> Vec<StoryEdge> {
-    score_edges_by(pairs, vectors, &days(groups), opts)
+    score_edges_by(pairs, vectors, scatter_terms(vectors), &days(groups), opts)
 }
 
-/// [`score_edges`], given each group's day. `pairs` are sorted: the candidates of one group
-/// follow each other, and with numbered terms its vector is spread out once for all of them.
+/// [`score_edges`], given each group's day and the vectors' [`scatter_terms`]. `pairs` are
+/// sorted: the candidates of one group follow each other, and with numbered terms its vector is
+/// spread out once for all of them.
 fn score_edges_by<V: Vectors + ?Sized>(
     pairs: &[(u32, u32)],
     vectors: &V,
+    dense_terms: usize,
     days: &[Option<i64>],
     opts: &StoryOptions,
 ) -> Vec<StoryEdge> {
@@ -1051,21 +1055,6 @@ fn score_edges_by<V: Vectors + ?Sized>(
     let in_window = |a: u32, b: u32| match (opts.window_days, days[a as usize], days[b as usize]) {
         (Some(window), Some(da), Some(db)) => (da - db).unsigned_abs() <= u64::from(window),
         _ => true,
-    };
-    // Term numbers are dense in a run (fewer than its entries); anything sparser is looked up
-    // in the map instead of an array that long.
-    let (entries, dense_terms) = (0..vectors.count())
-        .into_par_iter()
-        .map(|g| {
-            let vector = vectors.vector(g);
-            let largest = vector.iter().filter_map(|&(t, _)| t.dense_index()).max();
-            (vector.len(), largest.map_or(0, |i| i + 1))
-        })
-        .reduce(|| (0, 0), |x, y| (x.0 + y.0, x.1.max(y.1)));
-    let dense_terms = if entries.saturating_mul(4) >= dense_terms {
-        dense_terms
-    } else {
-        0
     };
     pairs
         .par_chunk_by(|x, y| x.0 == y.0)
@@ -1097,6 +1086,25 @@ fn score_edges_by<V: Vectors + ?Sized>(
         )
         .flatten_iter()
         .collect()
+}
+
+/// The length of the array a [`Scatter`] of these vectors spreads terms into: one more than the
+/// largest term number. Term numbers are dense in a run (fewer than its entries); anything
+/// sparser gets 0, and is looked up in the map instead of an array that long.
+fn scatter_terms<V: Vectors + ?Sized>(vectors: &V) -> usize {
+    let (entries, dense_terms) = (0..vectors.count())
+        .into_par_iter()
+        .map(|g| {
+            let vector = vectors.vector(g);
+            let largest = vector.iter().filter_map(|&(t, _)| t.dense_index()).max();
+            (vector.len(), largest.map_or(0, |i| i + 1))
+        })
+        .reduce(|| (0, 0), |x, y| (x.0 + y.0, x.1.max(y.1)));
+    if entries.saturating_mul(4) >= dense_terms {
+        dense_terms
+    } else {
+        0
+    }
 }
 
 /// Prefetches the first cache lines of a vector.
@@ -2556,7 +2564,9 @@ mod tests {
             threshold: 0.5,
             ..StoryOptions::default()
         };
-        let scored = score_edges_by(&[(0, 1), (1, 2)], vectors.as_slice(), &[None; 3], &opts);
+        let vectors = vectors.as_slice();
+        let dense_terms = scatter_terms(vectors);
+        let scored = score_edges_by(&[(0, 1), (1, 2)], vectors, dense_terms, &[None; 3], &opts);
         assert_eq!(scored.len(), 1);
         assert!((scored[0].similarity - 1.0).abs() < 1e-6);
     }
