@@ -20,7 +20,6 @@
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
 use ahash::AHashMap;
 use rayon::prelude::*;
@@ -28,6 +27,7 @@ use rayon::prelude::*;
 use crate::cluster::Story;
 use crate::keyterms::DocTerms;
 use crate::lsh;
+use crate::quadheap::QuaternaryHeap;
 use crate::termtable::{self, TermTable};
 
 /// How stories are formed from candidate edges.
@@ -97,6 +97,8 @@ pub trait Vectors: Sync {
     fn count(&self) -> usize;
     /// Group `g`'s vector, sorted by term.
     fn vector(&self, g: usize) -> &[(Self::Term, f32)];
+    /// Prefetches what tells where group `g`'s vector is (a hint; by default nothing).
+    fn prefetch_place(&self, _g: usize) {}
 }
 
 impl<T: TermKey> Vectors for [Vec<(T, f32)>] {
@@ -142,6 +144,11 @@ impl Vectors for GroupVectors {
     }
     fn vector(&self, g: usize) -> &[(u32, f32)] {
         &self.entries[span_range(self.spans[g])]
+    }
+    fn prefetch_place(&self, g: usize) {
+        if let Some(span) = self.spans.get(g) {
+            termtable::prefetch(span);
+        }
     }
 }
 
@@ -1500,9 +1507,23 @@ impl<'v, V: Vectors + ?Sized> ClusterTerms<'v, V> {
         }
     }
 
-    /// Prefetches the start of the vector that the dot product after `wanted[k]` reads first:
-    /// the clusters' vectors lie scattered over the run's memory.
+    /// Prefetches, in steps, what the dot products after `wanted[k]` read: the clusters lie
+    /// scattered over the run's memory, and each step needs what the step before fetched.
+    /// Three ahead: the cluster's own entries (kept sum, group number, next member); two
+    /// ahead: where its first vector is; next: the first lines of the vector itself.
     fn prefetch_next(&self, wanted: &[(usize, u32)], k: usize) {
+        if let Some(&(_, c)) = wanted.get(k + 3) {
+            let c = c as usize;
+            termtable::prefetch(&self.kept[c]);
+            termtable::prefetch(&self.members[c]);
+            termtable::prefetch(&self.next_member[c]);
+        }
+        if let Some(&(_, c)) = wanted.get(k + 2) {
+            if self.kept[c as usize].is_none() {
+                self.vectors
+                    .prefetch_place(self.members[c as usize] as usize);
+            }
+        }
         let Some(&(_, next)) = wanted.get(k + 1) else {
             return;
         };
@@ -1602,9 +1623,9 @@ fn link_component<V: Vectors + ?Sized>(
             same
         });
     }
-    let mut heap: BinaryHeap<MergeCandidate> = BinaryHeap::new();
+    let mut heap: QuaternaryHeap<MergeCandidate> = QuaternaryHeap::new();
     let push =
-        |heap: &mut BinaryHeap<_>, a: u32, b: u32, dot: f64, size: &[u32], version: &[u32]| {
+        |heap: &mut QuaternaryHeap<_>, a: u32, b: u32, dot: f64, size: &[u32], version: &[u32]| {
             let average = dot / (size[a as usize] as f64 * size[b as usize] as f64);
             if average >= threshold {
                 let (x, y) = (a.min(b), a.max(b));
