@@ -204,6 +204,26 @@ fn benches(c: &mut Criterion) {
                 .collect::<Vec<_>>()
         })
     });
+    // As the pipeline extracts them: the heaviest terms, labels for the heaviest of those, and
+    // one thread's buffers reused from article to article.
+    let limits = keyterms::TermLimits {
+        max_terms: story::MAX_ARTICLE_TERMS,
+        max_labels: story::LABELLED_TERMS,
+    };
+    group.bench_function("key terms, top terms, reused buffers, one thread", |b| {
+        let mut scratch = keyterms::TermScratch::default();
+        b.iter(|| {
+            corpus
+                .articles
+                .iter()
+                .map(|a| {
+                    let weights = TermWeights::default();
+                    let lines = a.text.lines();
+                    keyterms::extract_top_with(&a.title, lines, weights, 1, limits, &mut scratch)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
     group.bench_function("detect (each article its own group)", |b| {
         b.iter_batched(
             || infos.clone(),
