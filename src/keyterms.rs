@@ -72,6 +72,40 @@ pub struct DocTerms {
     pub labels: Vec<(u64, String)>,
 }
 
+/// [`DocTerms`] with the display forms in one buffer: two allocations for an article instead of
+/// one per label (the pipeline extracts millions of articles on its worker threads and frees
+/// their terms on another, where glibc's frees are slow).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CompactTerms {
+    /// (term hash, score), sorted by hash.
+    pub scores: Vec<(u64, f32)>,
+    /// (term hash, end of its display form in `label_text`), sorted by hash.
+    label_ends: Vec<(u64, u32)>,
+    label_text: String,
+}
+
+impl CompactTerms {
+    /// (term hash, display form), sorted by hash.
+    pub fn labels(&self) -> impl Iterator<Item = (u64, &str)> + '_ {
+        let starts = std::iter::once(0).chain(self.label_ends.iter().map(|&(_, end)| end));
+        self.label_ends
+            .iter()
+            .zip(starts)
+            .map(|(&(hash, end), start)| (hash, &self.label_text[start as usize..end as usize]))
+    }
+
+    pub fn into_doc_terms(self) -> DocTerms {
+        let labels = self
+            .labels()
+            .map(|(hash, label)| (hash, label.to_string()))
+            .collect();
+        DocTerms {
+            scores: self.scores,
+            labels,
+        }
+    }
+}
+
 /// English stop words: function words that say nothing about a story. Other languages rely on
 /// IDF alone.
 const STOP_WORDS: &[&str] = &[
@@ -596,7 +630,7 @@ pub fn extract_top<'a>(
         max_labels,
     };
     let mut scratch = TermScratch::default();
-    extract_top_with(headline, lines, weights, seed, limits, &mut scratch)
+    extract_top_with(headline, lines, weights, seed, limits, &mut scratch).into_doc_terms()
 }
 
 /// How many terms [`extract_top_with`] keeps, and how many of them with their display forms.
@@ -608,7 +642,7 @@ pub struct TermLimits {
 
 /// Buffers that one thread reuses from article to article: allocated once and cleared, where
 /// allocating and growing them for every article took a tenth of the key-terms stage. A buffer
-/// that a huge article grew past [`KEPT_CAPACITY`] items is freed instead of kept.
+/// that a huge article grew past 65,536 items is freed instead of kept.
 #[derive(Default)]
 pub struct TermScratch {
     lines: Vec<Cow<'static, str>>,
@@ -636,7 +670,7 @@ fn recycle<T, U>(mut items: Vec<T>) -> Vec<U> {
     items.into_iter().map(|_| unreachable!()).collect()
 }
 
-/// [`extract_top`], with a thread's reused buffers.
+/// [`extract_top`], with a thread's reused buffers, the labels in one buffer.
 pub fn extract_top_with<'a>(
     headline: &str,
     lines: impl Iterator<Item = &'a str>,
@@ -644,7 +678,7 @@ pub fn extract_top_with<'a>(
     seed: u64,
     limits: TermLimits,
     scratch: &mut TermScratch,
-) -> DocTerms {
+) -> CompactTerms {
     let mut normalized: Vec<Cow<'a, str>> = recycle(std::mem::take(&mut scratch.lines));
     normalized.extend(lines.map(nfkc));
     let lines = normalized;
@@ -713,7 +747,7 @@ fn top_terms(
     terms: &mut Vec<(u64, (f32, u32, u32))>,
     label_text: &str,
     limits: TermLimits,
-) -> DocTerms {
+) -> CompactTerms {
     let TermLimits {
         max_terms,
         max_labels,
@@ -739,18 +773,25 @@ fn top_terms(
         .iter()
         .map(|&(hash, (score, _, _))| (hash, score))
         .collect();
-    let labels: Vec<(u64, String)> = terms
-        .iter()
-        .filter(|(hash, _)| {
-            labelled
-                .as_ref()
-                .is_none_or(|top| top.binary_search(hash).is_ok())
-        })
-        .map(|&(hash, (_, start, end))| {
-            (hash, label_text[start as usize..end as usize].to_string())
-        })
-        .collect();
-    DocTerms { scores, labels }
+    let mut compact = CompactTerms {
+        scores,
+        label_ends: Vec::with_capacity(terms.len().min(max_labels)),
+        label_text: String::new(),
+    };
+    let kept = terms.iter().filter(|(hash, _)| {
+        labelled
+            .as_ref()
+            .is_none_or(|top| top.binary_search(hash).is_ok())
+    });
+    for &(hash, (_, start, end)) in kept {
+        compact
+            .label_text
+            .push_str(&label_text[start as usize..end as usize]);
+        compact
+            .label_ends
+            .push((hash, compact.label_text.len() as u32));
+    }
+    compact
 }
 
 /// The words an article also writes in lower case, among those [`is_name_part`] asks about
@@ -1120,7 +1161,8 @@ mod tests {
                 3,
                 limits,
                 &mut scratch,
-            );
+            )
+            .into_doc_terms();
             assert_eq!(reused, fresh, "{headline}");
             assert!(scratch.words.capacity() <= KEPT_CAPACITY, "{headline}");
         }

@@ -21,7 +21,7 @@ use crate::input::{
     self, Article, Corpus, DateKey, Format, RawRecord, ReadOptions, ReadStats, RecordSink, Reject,
     RejectReason,
 };
-use crate::keyterms::{self, DocTerms, TermWeights};
+use crate::keyterms::{self, CompactTerms, DocTerms, TermWeights};
 use crate::lsh::{self, LshParams};
 use crate::minhash::{Algorithm, MinHasher, Signatures};
 use crate::spool::{self, SharedSpool, SpoolReader, SpoolRecord};
@@ -783,9 +783,9 @@ impl<'a> GroupTerms<'a> {
 /// One article's terms from the parallel part of the third pass.
 enum Folded {
     /// The article is its group's only member: the group's terms.
-    Single(DocTerms),
+    Single(CompactTerms),
     /// To be added to its group's sum.
-    Member(DocTerms),
+    Member(CompactTerms),
 }
 
 impl GroupTerms<'_> {
@@ -1276,12 +1276,13 @@ pub(crate) fn article_terms(
 /// [`article_terms`] trimmed by [`story::trim_terms`], given the indices of the article's
 /// boilerplate lines among its lines with words (see [`SkippedLines`]): an ASCII line is
 /// checked for words without being hashed, and labels that trimming drops are never built.
+/// The labels come in one buffer ([`CompactTerms`]); `into_doc_terms` gives the [`DocTerms`].
 pub(crate) fn trimmed_article_terms(
     article: &Article,
     skipped: &[u32],
     opts: &Options,
     worker: &mut Worker,
-) -> DocTerms {
+) -> CompactTerms {
     let scratch = &mut worker.scratch;
     let text = text::capped(&article.text, opts.shingle.max_doc_bytes);
     let mut with_words = 0u32;
@@ -1474,7 +1475,8 @@ mod tests {
             let skipped = SkippedLines::new(std::slice::from_ref(&doc.line_hashes), &boilerplate);
             let mut expected = article_terms(article, &boilerplate, &opts, &mut scratch);
             story::trim_terms(&mut expected);
-            let found = trimmed_article_terms(article, skipped.of(0), &opts, &mut worker);
+            let found =
+                trimmed_article_terms(article, skipped.of(0), &opts, &mut worker).into_doc_terms();
             assert_eq!(found, expected, "{}", article.id);
             compared += usize::from(!skipped.of(0).is_empty());
         }

@@ -25,7 +25,7 @@ use ahash::AHashMap;
 use rayon::prelude::*;
 
 use crate::cluster::Story;
-use crate::keyterms::DocTerms;
+use crate::keyterms::{CompactTerms, DocTerms};
 use crate::lsh;
 use crate::quadheap::QuaternaryHeap;
 use crate::termtable::{self, TermTable};
@@ -259,6 +259,35 @@ const NO_LABEL: u32 = u32::MAX;
 /// How many terms ahead [`StoryTermsBuilder::terms`] prefetches their table slots.
 const PREFETCH_DISTANCE: usize = 16;
 
+/// Key terms as [`StoryTermsBuilder`] takes them: [`DocTerms`], or the [`CompactTerms`] that
+/// the pipeline extracts.
+pub trait TermSource {
+    /// (term hash, score).
+    fn scores(&self) -> &[(u64, f32)];
+    /// (term hash, display form).
+    fn labels(&self) -> impl Iterator<Item = (u64, &str)>;
+}
+
+impl TermSource for DocTerms {
+    fn scores(&self) -> &[(u64, f32)] {
+        &self.scores
+    }
+    fn labels(&self) -> impl Iterator<Item = (u64, &str)> {
+        self.labels
+            .iter()
+            .map(|(hash, label)| (*hash, label.as_str()))
+    }
+}
+
+impl TermSource for CompactTerms {
+    fn scores(&self) -> &[(u64, f32)] {
+        &self.scores
+    }
+    fn labels(&self) -> impl Iterator<Item = (u64, &str)> {
+        CompactTerms::labels(self)
+    }
+}
+
 /// Builds [`StoryTerms`] from each group's [`DocTerms`], given in any order.
 #[derive(Debug, Default)]
 pub struct StoryTermsBuilder {
@@ -352,21 +381,22 @@ impl StoryTermsBuilder {
     /// (term number, label number) of each (term hash, display form), in order. Each label's
     /// lookup reads its term's last label and that label's text, from tables that outgrow the
     /// caches: both are prefetched for all the labels first.
-    fn labels_of(&mut self, labels: Vec<(u64, String)>) -> Vec<(u32, u32)> {
-        let terms: Vec<u32> = labels.iter().map(|&(hash, _)| self.term(hash)).collect();
-        for &term in &terms {
+    fn labels_of<'l>(&mut self, labels: impl Iterator<Item = (u64, &'l str)>) -> Vec<(u32, u32)> {
+        let labels: Vec<(u32, &str)> = labels
+            .map(|(hash, label)| (self.term(hash), label))
+            .collect();
+        for &(term, _) in &labels {
             termtable::prefetch(&self.last_label[term as usize]);
         }
-        for &term in &terms {
+        for &(term, _) in &labels {
             let last = self.last_label[term as usize];
             if let Some(end) = self.labels.table.ends.get(last as usize) {
                 termtable::prefetch(end);
             }
         }
-        terms
+        labels
             .into_iter()
-            .zip(labels)
-            .map(|(term, (_, label))| (term, self.label(term, &label)))
+            .map(|(term, label)| (term, self.label(term, label)))
             .collect()
     }
 
@@ -416,17 +446,17 @@ impl StoryTermsBuilder {
     /// Adds the terms of a member of group `g` of `members` articles, `rank` its place in the
     /// group: when all have been added ([`StoryTermsBuilder::complete`]), the group's terms are
     /// those [`TermsAccumulator`] gives for members added in the same order.
-    pub fn add(&mut self, g: u32, members: usize, rank: usize, terms: DocTerms) {
-        let DocTerms { scores, labels } = terms;
+    pub fn add(&mut self, g: u32, members: usize, rank: usize, terms: impl TermSource) {
+        let scores = terms.scores();
         // Stable sorts: a term repeated within one member keeps its order (merge_terms' order).
         let numbers = self.terms(scores.iter().map(|&(hash, _)| hash));
         let mut scores: Vec<(u32, f32)> = numbers
             .into_iter()
             .zip(scores)
-            .map(|(term, (_, score))| (term, score))
+            .map(|(term, &(_, score))| (term, score))
             .collect();
         scores.sort_by_key(|&(term, _)| term);
-        let mut labels = self.labels_of(labels);
+        let mut labels = self.labels_of(terms.labels());
         labels.sort_by_key(|&(term, _)| term);
         let rank = u32::try_from(rank).unwrap_or(u32::MAX);
         let group = self.open.entry(g).or_insert_with(|| OpenGroup {
@@ -480,16 +510,16 @@ impl StoryTermsBuilder {
     }
 
     /// Sets group `g`'s terms (scores and labels keep their order).
-    pub fn set(&mut self, g: usize, terms: DocTerms) {
+    pub fn set(&mut self, g: usize, terms: impl TermSource) {
         if g >= self.vectors.spans.len() {
             return;
         }
         let start = self.vectors.entries.len();
-        let numbers = self.terms(terms.scores.iter().map(|&(hash, _)| hash));
-        let scores = terms.scores.iter().map(|&(_, score)| score);
+        let numbers = self.terms(terms.scores().iter().map(|&(hash, _)| hash));
+        let scores = terms.scores().iter().map(|&(_, score)| score);
         self.vectors.entries.extend(numbers.into_iter().zip(scores));
         self.vectors.spans[g] = (start, (self.vectors.entries.len() - start) as u32);
-        let labels = self.labels_of(terms.labels);
+        let labels = self.labels_of(terms.labels());
         self.store_labels(g, start, &labels);
     }
 

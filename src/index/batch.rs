@@ -111,7 +111,8 @@ impl Preparer<'_> {
                 }
                 let mut terms = DocTerms::default();
                 if opts.stories.is_some() {
-                    terms = pipeline::trimmed_article_terms(&article, &[], opts, worker);
+                    terms = pipeline::trimmed_article_terms(&article, &[], opts, worker)
+                        .into_doc_terms();
                 }
                 Ok(PreparedArticle {
                     meta: ArticleMeta::from_article(article),
