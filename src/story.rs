@@ -1501,6 +1501,7 @@ impl<'v, V: Vectors + ?Sized> ClusterTerms<'v, V> {
         if wanted.is_empty() {
             return;
         }
+        self.prefetch_first(wanted);
         if let Some(sum_x) = &self.kept[x] {
             for (k, &(i, c)) in wanted.iter().enumerate() {
                 self.prefetch_next(wanted, k);
@@ -1534,6 +1535,29 @@ impl<'v, V: Vectors + ?Sized> ClusterTerms<'v, V> {
         }
         if spread {
             scatter.clear(self.member_vectors(x).flatten().map(|&(term, _)| term));
+        }
+    }
+
+    /// Prefetches what the first dot products of `wanted` read, all at once: each step's loads
+    /// are independent of each other, so their misses overlap (one after the other, each
+    /// vector's first line waited for the line that says where it is).
+    fn prefetch_first(&self, wanted: &[(usize, u32)]) {
+        let first = &wanted[..wanted.len().min(PREFETCHED_AT_ONCE)];
+        for &(_, c) in first {
+            termtable::prefetch(&self.kept[c as usize]);
+            termtable::prefetch(&self.members[c as usize]);
+        }
+        for &(_, c) in first {
+            if self.kept[c as usize].is_none() {
+                self.vectors
+                    .prefetch_place(self.members[c as usize] as usize);
+            }
+        }
+        for &(_, c) in first {
+            match &self.kept[c as usize] {
+                Some(sum) => prefetch_start(sum),
+                None => prefetch_start(self.vectors.vector(self.members[c as usize] as usize)),
+            }
         }
     }
 
@@ -1574,6 +1598,9 @@ impl<'v, V: Vectors + ?Sized> ClusterTerms<'v, V> {
         self.last_member[a] = self.last_member[b];
     }
 }
+
+/// How many wanted clusters [`ClusterTerms::prefetch_first`] prefetches before the first dot.
+const PREFETCHED_AT_ONCE: usize = 8;
 
 /// Cluster `c`'s dot products with its linked clusters: (cluster, dot), sorted by cluster.
 type Dots = Vec<(u32, f64)>;
