@@ -1099,9 +1099,18 @@ fn score_edges_by<V: Vectors + ?Sized>(
             || Scatter::new(dense_terms),
             |scatter, candidates| {
                 let a = candidates[0].0;
+                // The candidates' vectors lie anywhere in memory: where the first few are, then
+                // their first lines, are fetched all at once while `a` is spread out.
+                let first = &candidates[..candidates.len().min(PREFETCHED_AT_ONCE)];
+                for &(_, b) in first {
+                    vectors.prefetch_place(b as usize);
+                }
                 let vector_a = vectors.vector(a as usize);
                 for &(term, w) in vector_a {
                     scatter.add(term, w);
+                }
+                for &(_, b) in first {
+                    prefetch_start(vectors.vector(b as usize));
                 }
                 let edges: Vec<StoryEdge> = candidates
                     .iter()
@@ -1110,6 +1119,9 @@ fn score_edges_by<V: Vectors + ?Sized>(
                     .filter_map(|(i, &(_, b))| {
                         // The next candidate's vector is somewhere else in memory: its first
                         // lines are fetched while this one is scored.
+                        if let Some(&(_, ahead)) = candidates.get(i + 3) {
+                            vectors.prefetch_place(ahead as usize);
+                        }
                         if let Some(&(_, next)) = candidates.get(i + 1) {
                             prefetch_start(vectors.vector(next as usize));
                         }
