@@ -734,11 +734,11 @@ pub fn extract_top_with<'a>(
     } = collector;
     let mut ranked = recycle(std::mem::take(&mut scratch.ranked));
     ranked.extend(terms.drain());
-    let doc_terms = top_terms(&mut ranked, &label_text, limits);
+    let compact = top_terms(&mut ranked, &label_text, limits);
     scratch.terms = terms;
     scratch.label_text = label_text;
     scratch.ranked = recycle(ranked);
-    doc_terms
+    compact
 }
 
 /// The heaviest of an article's terms (term hash, (score, label start, label end)), in any

@@ -288,7 +288,7 @@ impl TermSource for CompactTerms {
     }
 }
 
-/// Builds [`StoryTerms`] from each group's [`DocTerms`], given in any order.
+/// Builds [`StoryTerms`] from each group's key terms ([`TermSource`]), given in any order.
 #[derive(Debug, Default)]
 pub struct StoryTermsBuilder {
     /// Term hash → number, in first-seen order until [`StoryTermsBuilder::finish`].
@@ -1555,47 +1555,46 @@ impl<'v, V: Vectors + ?Sized> ClusterTerms<'v, V> {
     /// vector's first line waited for the line that says where it is).
     fn prefetch_first(&self, wanted: &[(usize, u32)]) {
         let first = &wanted[..wanted.len().min(PREFETCHED_AT_ONCE)];
-        for &(_, c) in first {
-            termtable::prefetch(&self.kept[c as usize]);
-            termtable::prefetch(&self.members[c as usize]);
-        }
-        for &(_, c) in first {
-            if self.kept[c as usize].is_none() {
-                self.vectors
-                    .prefetch_place(self.members[c as usize] as usize);
-            }
-        }
-        for &(_, c) in first {
-            match &self.kept[c as usize] {
-                Some(sum) => prefetch_start(sum),
-                None => prefetch_start(self.vectors.vector(self.members[c as usize] as usize)),
-            }
-        }
+        self.prefetch_entries(first);
+        self.prefetch_places(first);
+        self.prefetch_vectors(first);
     }
 
     /// Prefetches, in steps, what the dot products after `wanted[k]` read: the clusters lie
     /// scattered over the run's memory, and each step needs what the step before fetched.
-    /// Three ahead: the cluster's own entries (kept sum, group number, next member); two
-    /// ahead: where its first vector is; next: the first lines of the vector itself.
     fn prefetch_next(&self, wanted: &[(usize, u32)], k: usize) {
-        if let Some(&(_, c)) = wanted.get(k + 3) {
-            let c = c as usize;
-            termtable::prefetch(&self.kept[c]);
-            termtable::prefetch(&self.members[c]);
-            termtable::prefetch(&self.next_member[c]);
+        let at = |i: usize| wanted.get(i..(i + 1).min(wanted.len())).unwrap_or_default();
+        self.prefetch_entries(at(k + 3));
+        self.prefetch_places(at(k + 2));
+        self.prefetch_vectors(at(k + 1));
+    }
+
+    /// First step: the clusters' own entries (kept sum, group number, next member).
+    fn prefetch_entries(&self, clusters: &[(usize, u32)]) {
+        for &(_, c) in clusters {
+            termtable::prefetch(&self.kept[c as usize]);
+            termtable::prefetch(&self.members[c as usize]);
+            termtable::prefetch(&self.next_member[c as usize]);
         }
-        if let Some(&(_, c)) = wanted.get(k + 2) {
+    }
+
+    /// Second step: where their first member's vector is.
+    fn prefetch_places(&self, clusters: &[(usize, u32)]) {
+        for &(_, c) in clusters {
             if self.kept[c as usize].is_none() {
                 self.vectors
                     .prefetch_place(self.members[c as usize] as usize);
             }
         }
-        let Some(&(_, next)) = wanted.get(k + 1) else {
-            return;
-        };
-        match &self.kept[next as usize] {
-            Some(sum) => prefetch_start(sum),
-            None => prefetch_start(self.vectors.vector(self.members[next as usize] as usize)),
+    }
+
+    /// Third step: the first lines of their kept sum or first member's vector.
+    fn prefetch_vectors(&self, clusters: &[(usize, u32)]) {
+        for &(_, c) in clusters {
+            match &self.kept[c as usize] {
+                Some(sum) => prefetch_start(sum),
+                None => prefetch_start(self.vectors.vector(self.members[c as usize] as usize)),
+            }
         }
     }
 
