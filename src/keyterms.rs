@@ -557,15 +557,15 @@ fn fold_suffixes(folded: &mut String) {
 
 /// Accumulates one article's term scores. A term's display form is its first occurrence, kept
 /// in one buffer for the article (most are dropped by [`extract_top`]).
-struct TermCollector {
+struct TermCollector<'s> {
     seed: u64,
     weights: TermWeights,
     /// Term hash → (score, label start and end in `label_text`).
-    terms: AHashMap<u64, (f32, u32, u32)>,
-    label_text: String,
+    terms: &'s mut AHashMap<u64, (f32, u32, u32)>,
+    label_text: &'s mut String,
 }
 
-impl TermCollector {
+impl TermCollector<'_> {
     fn add(&mut self, kind: TermKind, key: &str, label: &str, in_title: bool) {
         let weight = match kind {
             TermKind::Word => self.weights.word,
@@ -578,7 +578,7 @@ impl TermCollector {
             weight
         };
         let hash = term_hash(kind, key, self.seed);
-        let label_text = &mut self.label_text;
+        let label_text = &mut *self.label_text;
         let entry = self.terms.entry(hash).or_insert_with(|| {
             let start = label_text.len() as u32;
             label_text.push_str(label);
@@ -693,21 +693,19 @@ pub fn extract_top_with<'a>(
     let mut headline_words: Vec<Word<'_>> = recycle(std::mem::take(&mut scratch.headline_words));
     line_words(&headline, padded, &mut headline_words);
     let lower_words = lower_case_uses(&lines, &words, &line_ends, &headline_words);
-    let mut terms = std::mem::take(&mut scratch.terms);
-    if terms.capacity() > KEPT_CAPACITY {
-        terms = AHashMap::new();
+    if scratch.terms.capacity() > KEPT_CAPACITY {
+        scratch.terms = AHashMap::new();
     }
-    terms.clear();
+    scratch.terms.clear();
     // Distinct terms are about half the words: sized once instead of grown by rehashing
     // (capped: a 1 MiB article would reserve megabytes a thread).
-    terms.reserve((words.len() / 2 + 16).min(1 << 14));
-    let mut label_text = std::mem::take(&mut scratch.label_text);
-    label_text.clear();
+    scratch.terms.reserve((words.len() / 2 + 16).min(1 << 14));
+    scratch.label_text.clear();
     let mut collector = TermCollector {
         seed,
         weights,
-        terms,
-        label_text,
+        terms: &mut scratch.terms,
+        label_text: &mut scratch.label_text,
     };
     let buffers = &mut scratch.buffers;
     collect_line(&headline_words, true, &lower_words, &mut collector, buffers);
@@ -727,18 +725,10 @@ pub fn extract_top_with<'a>(
     scratch.words = recycle(words);
     scratch.line_ends = recycle(line_ends);
     scratch.lines = recycle(lines);
-    let TermCollector {
-        mut terms,
-        label_text,
-        ..
-    } = collector;
-    let mut ranked = recycle(std::mem::take(&mut scratch.ranked));
-    ranked.extend(terms.drain());
-    let compact = top_terms(&mut ranked, &label_text, limits);
-    scratch.terms = terms;
-    scratch.label_text = label_text;
-    scratch.ranked = recycle(ranked);
-    compact
+    scratch.ranked = recycle(std::mem::take(&mut scratch.ranked));
+    let ranked = &mut scratch.ranked;
+    ranked.extend(scratch.terms.drain());
+    top_terms(ranked, &scratch.label_text, limits)
 }
 
 /// The heaviest of an article's terms (term hash, (score, label start, label end)), in any
