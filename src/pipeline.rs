@@ -306,7 +306,7 @@ pub fn run(inputs: &[PathBuf], opts: &Options, progress: &dyn Progress) -> Resul
         || opts.verify == Verify::Exact;
     progress.stage("reading");
     let mut signer = Signer::new(opts, &hasher, progress, in_memory);
-    input::stream_records(inputs, &opts.read, &|n| progress.bytes(n), &mut signer)?;
+    input::stream_records_ahead(inputs, &opts.read, &|n| progress.bytes(n), &mut signer)?;
     let first = signer.finish()?;
     let replay = if in_memory { None } else { Some(inputs) };
     let mut clustering = cluster_first_pass(first, replay, params, &hasher, opts, progress)?;
