@@ -12,7 +12,7 @@
 //! - [`minhash`] computes signatures; [`lsh`] bands them into candidate pairs;
 //! - [`keyterms`] extracts names, numbers and salient words (for stories);
 //! - [`cluster`] turns verified edges into near-duplicate groups; [`story`] groups those into
-//!   stories ([`termtable`] numbers their terms, [`quadheap`] orders the linkage's merges);
+//!   stories ([`termtable`] numbers their terms);
 //! - [`report`] writes the CSV files and the deduplicated feed;
 //! - [`pipeline`] runs the stages in order; [`eval`] scores a result against labels;
 //! - [`gen`] writes synthetic corpora with known duplicates, for benchmarks and tests;
@@ -31,7 +31,6 @@ pub mod keyterms;
 pub mod lsh;
 pub mod minhash;
 pub mod pipeline;
-pub mod quadheap;
 pub mod report;
 pub mod spool;
 pub mod story;
