@@ -10,13 +10,15 @@
 //! 3. Candidates are scored by cosine (optionally zeroed beyond `--story-window` days).
 //! 4. Clustering: group-average linkage by default (two clusters merge only while the mean
 //!    similarity over *all* their member pairs stays above the threshold, computed exactly from
-//!    summed vectors, so one article that mentions two stories cannot chain them together), or
-//!    online assignment to story centroids in date order. Both are measured in the README.
+//!    summed vectors, so one article that mentions two stories cannot chain them together),
+//!    merged in rounds of reciprocal best pairs (see [`average_linkage`]), or online assignment
+//!    to story centroids in date order. Both are measured in the README.
 //! 5. Refinement: each large story is re-clustered with document frequencies counted inside it,
 //!    which separates two events of one kind that share their main names (see [`refine`]).
 //!
-//! A dup group always moves as one. Everything is sequential after the parallel scoring, with
-//! explicit tie-breaking, so the result does not depend on the thread count.
+//! A dup group always moves as one. The linkage's rounds and every tie are fixed by the data
+//! (the threads only compute what a round asks), so the result does not depend on the thread
+//! count.
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
@@ -1228,8 +1230,9 @@ const NONE: u32 = u32::MAX;
 /// The average cosine over all member pairs of two clusters equals the dot product of their
 /// summed vectors divided by the product of their sizes, so averages are exact (a member pair
 /// that was not a candidate still counts with its true similarity) at the cost of one sparse dot
-/// product per linked cluster pair. Connected components of the edges are clustered in parallel.
-/// Returns a cluster label per group: its smallest member.
+/// product per linked cluster pair. Connected components of the edges are clustered in parallel,
+/// each by rounds of reciprocal best merges (see `link_component`), whose dot products are
+/// computed in parallel too. Returns a cluster label per group: its smallest member.
 pub fn average_linkage<V: Vectors + ?Sized>(
     vectors: &V,
     edges: &[StoryEdge],
@@ -1729,7 +1732,7 @@ fn merged_dots<V: Vectors + ?Sized>(
 /// that was never a candidate can raise an average, and then the two orders can differ. Measured
 /// against the greedy heap it replaced: the same scores on ecbplus-dev, gvc-dev and the demo,
 /// 24,720 stories instead of 24,727 on 100,000 generated articles (B-cubed F1 0.9045 both),
-/// and the linkage 1.65 → 0.85 s there, 58 → 34 s at 1,000,000 (see the README).
+/// and the linkage 1.65 → 0.85 s there, 63 → 34 s at 1,000,000 (see the README).
 ///
 /// For every linked pair of clusters it keeps the exact dot product of their summed vectors:
 /// after a merge A + B, the dot with a neighbour C is dot(A, C) + dot(B, C), so only the pairs
