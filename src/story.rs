@@ -911,9 +911,14 @@ pub fn cosine<T: Ord>(a: &[(T, f32)], b: &[(T, f32)]) -> f32 {
 
 /// The terms of a vector's `k` heaviest entries (ties broken by term).
 fn top_terms<T: TermKey>(vector: &[(T, f32)], k: usize) -> Vec<T> {
+    let heavier = |a: &(T, f32), b: &(T, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
     let mut terms: Vec<(T, f32)> = vector.to_vec();
-    terms.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    terms.truncate(k);
+    // The k heaviest in linear time, then only they are sorted (a vector has ~200 terms).
+    if k < terms.len() {
+        terms.select_nth_unstable_by(k, heavier);
+        terms.truncate(k);
+    }
+    terms.sort_unstable_by(heavier);
     terms.into_iter().map(|(term, _)| term).collect()
 }
 
@@ -991,7 +996,7 @@ fn candidate_edges<V: Vectors + ?Sized>(
         .collect();
     // Term buckets as `lsh::bucket_pairs` pairs them: all pairs of a small bucket (groups
     // ascending), a window in date order in a hot one.
-    keyed.sort_unstable();
+    keyed.par_sort_unstable();
     let mut members: Vec<u32> = keyed.iter().map(|&(_, g)| g).collect();
     let mut buckets: Vec<(usize, usize)> = Vec::new();
     let mut start = 0;
