@@ -749,31 +749,21 @@ fn top_terms(
         terms.select_nth_unstable_by(max_terms, heavier);
         terms.truncate(max_terms);
     }
-    // Labels are kept for the first `max_labels` terms: move those to the front.
+    // Labels are kept for the `max_labels` heaviest terms: those move to the front, and only
+    // they are sorted for their labels; the scores are sorted apart, without the label places.
     let labelled = if terms.len() > max_labels {
         terms.select_nth_unstable_by(max_labels, heavier);
-        let mut top: Vec<u64> = terms[..max_labels].iter().map(|t| t.0).collect();
-        top.sort_unstable();
-        Some(top)
+        &mut terms[..max_labels]
     } else {
-        None
+        &mut terms[..]
     };
-    terms.sort_unstable_by_key(|t| t.0);
-    let scores: Vec<(u64, f32)> = terms
-        .iter()
-        .map(|&(hash, (score, _, _))| (hash, score))
-        .collect();
+    labelled.sort_unstable_by_key(|t| t.0);
     let mut compact = CompactTerms {
-        scores,
+        scores: Vec::with_capacity(terms.len()),
         label_ends: Vec::with_capacity(terms.len().min(max_labels)),
         label_text: String::new(),
     };
-    let kept = terms.iter().filter(|(hash, _)| {
-        labelled
-            .as_ref()
-            .is_none_or(|top| top.binary_search(hash).is_ok())
-    });
-    for &(hash, (_, start, end)) in kept {
+    for &(hash, (_, start, end)) in terms.iter().take(max_labels) {
         compact
             .label_text
             .push_str(&label_text[start as usize..end as usize]);
@@ -781,6 +771,10 @@ fn top_terms(
             .label_ends
             .push((hash, compact.label_text.len() as u32));
     }
+    compact
+        .scores
+        .extend(terms.iter().map(|&(hash, (score, _, _))| (hash, score)));
+    compact.scores.sort_unstable_by_key(|&(hash, _)| hash);
     compact
 }
 
