@@ -1737,7 +1737,7 @@ fn merged_dots<V: Vectors + ?Sized>(
 /// that was never a candidate can raise an average, and then the two orders can differ. Measured
 /// against the greedy heap it replaced: the same scores on ecbplus-dev, gvc-dev and the demo,
 /// 24,720 stories instead of 24,727 on 100,000 generated articles (B-cubed F1 0.9045 both),
-/// and the linkage 1.65 → 0.85 s there, 63 → 34 s at 1,000,000 (see the README).
+/// and the linkage 1.65 → 0.85 s there, 58–63 → 34 s at 1,000,000 (see the README).
 ///
 /// For every linked pair of clusters it keeps the exact dot product of their summed vectors:
 /// after a merge A + B, the dot with a neighbour C is dot(A, C) + dot(B, C), so only the pairs
