@@ -1751,6 +1751,7 @@ fn link_component<V: Vectors + ?Sized>(
     parallel_from: usize,
 ) -> Vec<(u32, u32)> {
     let local = |g: u32| members.binary_search(&g).unwrap_or_default() as u32;
+    // An edge of a group with itself says nothing (and would merge a cluster into itself).
     let edges = || {
         edge_ids
             .iter()
@@ -1759,6 +1760,8 @@ fn link_component<V: Vectors + ?Sized>(
     };
     let n = members.len();
     let mut size = vec![1u32; n];
+    // dots[a]: dot products of the summed vectors of a and its linked live clusters (a later
+    // edge of the same pair replaces an earlier one).
     let mut degree = vec![0u32; n];
     for edge in edges() {
         degree[local(edge.a) as usize] += 1;
@@ -1794,8 +1797,8 @@ fn link_component<V: Vectors + ?Sized>(
         .filter(|&x| !dots[x as usize].is_empty())
         .collect();
     let mut is_pending = vec![false; n];
-    // 1: in a merge of this round; 2: next to one.
-    let mut mark = vec![0u8; n];
+    // Clusters in, or linked to, a merge accepted this round.
+    let mut taken = vec![false; n];
     let mut marked: Vec<u32> = Vec::new();
     let mut merges = 0usize;
     while !pending.is_empty() {
@@ -1839,23 +1842,20 @@ fn link_component<V: Vectors + ?Sized>(
         pairs.sort_unstable_by_key(|&(key, _, _)| Reverse(key));
         let mut accepted: Vec<(u32, u32)> = Vec::new();
         for (_, a, b) in pairs {
-            if mark[a as usize] != 0 || mark[b as usize] != 0 {
+            if taken[a as usize] || taken[b as usize] {
                 continue;
             }
             accepted.push((a, b));
-            for x in [a, b] {
-                mark[x as usize] = 1;
-                marked.push(x);
-            }
+            // a and b are in each other's lists.
             for &(c, _) in dots[a as usize].iter().chain(&dots[b as usize]) {
-                if mark[c as usize] == 0 {
-                    mark[c as usize] = 2;
+                if !taken[c as usize] {
+                    taken[c as usize] = true;
                     marked.push(c);
                 }
             }
         }
         for &x in &marked {
-            mark[x as usize] = 0;
+            taken[x as usize] = false;
         }
         marked.clear();
         let merged: Vec<Dots> = if accepted.len() >= parallel_from {
@@ -1898,6 +1898,9 @@ fn link_component<V: Vectors + ?Sized>(
                 is_pending[ua] = true;
                 pending.push(a);
             }
+            // Every merge frees two neighbour lists and allocates their union: over hundreds
+            // of thousands of merges the freed pieces between live ones add up (at 1M articles
+            // the resident memory grew by 76 MB through the linkage before this was added).
             merges += 1;
             if merges.is_multiple_of(TRIM_EVERY_MERGES) {
                 crate::pipeline::release_freed_memory();
@@ -2572,8 +2575,6 @@ mod tests {
         }
     }
 
-    /// Group-average linkage the slow way: every step scans every linked cluster pair and
-    /// averages the cosines of all their member pairs.
     /// A reference merge's key: its average, then the smaller pair of labels first.
     type ReferenceKey = (f64, Reverse<(u32, u32)>);
 
