@@ -100,7 +100,14 @@ fn main() -> anyhow::Result<()> {
     ] {
         let mut labels = story::average_linkage(&vectors, &edges, threshold);
         if let Some(t2) = t2 {
-            labels = story::refine(&vectors, &edges, &labels, t2, opts.min_part);
+            labels = story::refine(
+                &vectors,
+                &edges,
+                &labels,
+                t2,
+                opts.min_part,
+                opts.split_floor,
+            );
         }
         let s = eval::score(&gold, &labels);
         println!(

@@ -52,8 +52,11 @@ pub struct StoryOptions {
     /// Second pass within each story (see [`refine`]): the local average similarity that keeps
     /// two parts together, or `None` for no second pass.
     pub refine_threshold: Option<f64>,
-    /// The second pass only splits off parts of at least this many dup groups.
+    /// The second pass only splits off parts of at least this many dup groups...
     pub min_part: usize,
+    /// ...or a smaller part's group whose mean similarity (under the story's own weights) to
+    /// the rest of the story is below this (see `keep_major_parts`); 0 keeps them all.
+    pub split_floor: f64,
     /// Groups sharing one of their this many heaviest terms become candidates.
     pub top_terms: usize,
     pub seed: u64,
@@ -67,6 +70,7 @@ impl Default for StoryOptions {
             window_days: None,
             refine_threshold: Some(0.06),
             min_part: 3,
+            split_floor: 0.02,
             top_terms: 10,
             seed: crate::DEFAULT_SEED,
         }
@@ -1228,6 +1232,24 @@ fn sparse_add<T: Ord + Copy>(a: &[(T, f32)], b: &[(T, f32)]) -> Vec<(T, f32)> {
     sum
 }
 
+/// The sum of many sparse vectors, each term's weights added in the order given (as folding
+/// them with [`sparse_add`] would, without its quadratic cost on a story of many groups).
+fn sparse_sum<'v, T: Ord + Copy + 'v>(
+    vectors: impl Iterator<Item = &'v [(T, f32)]>,
+) -> Vec<(T, f32)> {
+    let mut entries: Vec<(T, f32)> = vectors.flatten().copied().collect();
+    // Stable: a term's weights stay in the order of their vectors.
+    entries.sort_by_key(|&(term, _)| term);
+    let mut sum: Vec<(T, f32)> = Vec::with_capacity(entries.len());
+    for (term, weight) in entries {
+        match sum.last_mut() {
+            Some(last) if last.0 == term => last.1 += weight,
+            _ => sum.push((term, weight)),
+        }
+    }
+    sum
+}
+
 const NONE: u32 = u32::MAX;
 
 /// Group-average (UPGMA) clustering, considering only cluster pairs linked by a candidate edge.
@@ -1942,13 +1964,16 @@ fn find_root(parent: &[u32], mut x: u32) -> u32 {
 /// document frequencies counted inside it, so that the terms all its members share (the topic:
 /// "Klitschko", "heavyweight", "title") weigh less than the terms that tell two events of that
 /// topic apart ("Rahman" vs "Thompson"). A split is kept only between parts of at least
-/// `min_part` groups (see `keep_major_parts`). Returns new labels.
+/// `min_part` groups, and for the groups of smaller parts that share next to nothing with the
+/// rest once the story's common terms weigh little (below `split_floor` on average; see
+/// `keep_major_parts`). Returns new labels.
 pub fn refine<V: Vectors + ?Sized>(
     vectors: &V,
     edges: &[StoryEdge],
     labels: &[u32],
     threshold: f64,
     min_part: usize,
+    split_floor: f64,
 ) -> Vec<u32> {
     // The clusters to split, in label order, and each group's place among them.
     let mut by_label: Vec<(u32, u32)> = labels
@@ -1982,7 +2007,14 @@ pub fn refine<V: Vectors + ?Sized>(
         .par_iter()
         .zip(inside.par_iter())
         .map(|(cluster, cluster_edges)| {
-            split_cluster(vectors, cluster, cluster_edges, threshold, min_part)
+            split_cluster(
+                vectors,
+                cluster,
+                cluster_edges,
+                threshold,
+                min_part,
+                split_floor,
+            )
         })
         .collect();
     let mut result = labels.to_vec();
@@ -1999,6 +2031,7 @@ fn split_cluster<V: Vectors + ?Sized>(
     edges: &[StoryEdge],
     threshold: f64,
     min_part: usize,
+    split_floor: f64,
 ) -> Vec<(u32, u32)> {
     let position: AHashMap<u32, u32> = cluster
         .iter()
@@ -2043,6 +2076,7 @@ fn split_cluster<V: Vectors + ?Sized>(
         local,
         average_linkage(local, &local_edges, threshold),
         min_part,
+        split_floor,
     );
     cluster
         .iter()
@@ -2052,12 +2086,19 @@ fn split_cluster<V: Vectors + ?Sized>(
 }
 
 /// Keeps a split only between parts of at least `min_part` members; a smaller part's members
-/// join the major part they are most similar to on average. With fewer than two major parts,
-/// the cluster stays whole.
+/// join the major part they are most similar to on average, unless that average is below
+/// `split_floor`: such a member shares little with the story beyond what the whole story
+/// shares (at a million articles, one place name in the headlines of a hundred unrelated
+/// events), and keeps its own part. Without a major part, a member is measured against the rest
+/// of the cluster. With fewer than two parts left, the cluster stays whole.
+///
+/// `labels` are member indices (a part's label is one of its members), as are the labels
+/// returned: each part is labelled by its first member.
 fn keep_major_parts<V: Vectors + ?Sized>(
     vectors: &V,
     labels: Vec<u32>,
     min_part: usize,
+    split_floor: f64,
 ) -> Vec<u32> {
     let mut parts: AHashMap<u32, Vec<u32>> = AHashMap::new();
     for (i, &label) in labels.iter().enumerate() {
@@ -2069,30 +2110,107 @@ fn keep_major_parts<V: Vectors + ?Sized>(
         .map(|(&l, _)| l)
         .collect();
     major.sort_unstable();
-    if major.len() < 2 {
+    if major.len() < 2 && split_floor <= 0.0 {
         return vec![0; labels.len()];
     }
-    let sums: Vec<(u32, Sum<V::Term>, usize)> = major
-        .iter()
-        .map(|&label| {
-            let sum = parts[&label].iter().fold(Vec::new(), |sum, &i| {
-                sparse_add(&sum, vectors.vector(i as usize))
-            });
-            (label, sum, parts[&label].len())
-        })
-        .collect();
-    labels
+    let anchors = major_part_anchors(vectors, &parts, &major, labels.len());
+    let placed: Vec<Placement> = labels
         .iter()
         .enumerate()
         .map(|(i, &label)| {
-            if major.contains(&label) {
-                return label;
+            if major.binary_search(&label).is_ok() {
+                return Placement::Joins(label);
             }
-            sums.iter()
-                .map(|(l, sum, size)| (sparse_dot(vectors.vector(i), sum) / *size as f64, *l))
-                .max_by(|x, y| x.0.total_cmp(&y.0).then(y.1.cmp(&x.1)))
-                .map_or(label, |(_, l)| l)
+            let own = vectors.vector(i);
+            let part = &parts[&label];
+            let best = anchors
+                .iter()
+                .map(|anchor| (anchor.average_similarity(vectors, own, part), anchor.label))
+                .max_by(|x, y| x.0.total_cmp(&y.0).then(y.1.cmp(&x.1)));
+            match best {
+                Some((similarity, label)) if similarity >= split_floor => Placement::Joins(label),
+                _ => Placement::Own(label),
+            }
         })
+        .collect();
+    label_by_first_member(&placed)
+}
+
+/// Where [`keep_major_parts`] puts a member: with a major part (or the whole cluster), or in
+/// its own small part, by label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Placement {
+    Joins(u32),
+    Own(u32),
+}
+
+/// A major part (or, when there is none, the whole cluster) that small parts' members may join.
+struct Anchor<T> {
+    label: u32,
+    sum: Sum<T>,
+    members: usize,
+    /// The anchor is the whole cluster, which holds the part of the member measured against it.
+    whole: bool,
+}
+
+impl<T: TermKey> Anchor<T> {
+    /// The mean similarity of `vector` (a member of the small part `part`) to the anchor's
+    /// members outside that part: its own part's members would make it look attached.
+    fn average_similarity<V>(&self, vectors: &V, vector: &[(T, f32)], part: &[u32]) -> f64
+    where
+        V: Vectors<Term = T> + ?Sized,
+    {
+        let dot = sparse_dot(vector, &self.sum);
+        if !self.whole {
+            return dot / self.members as f64;
+        }
+        let others = self.members - part.len();
+        if others == 0 {
+            return f64::INFINITY;
+        }
+        let within: f64 = part
+            .iter()
+            .map(|&j| sparse_dot(vector, vectors.vector(j as usize)))
+            .sum();
+        (dot - within) / others as f64
+    }
+}
+
+/// The summed vectors of the major parts, or of the whole cluster when there is none.
+fn major_part_anchors<V: Vectors + ?Sized>(
+    vectors: &V,
+    parts: &AHashMap<u32, Vec<u32>>,
+    major: &[u32],
+    members: usize,
+) -> Vec<Anchor<V::Term>> {
+    let sum_of = |indices: &[u32]| sparse_sum(indices.iter().map(|&i| vectors.vector(i as usize)));
+    if major.is_empty() {
+        let everyone: Vec<u32> = (0..members as u32).collect();
+        return vec![Anchor {
+            label: u32::MAX,
+            sum: sum_of(&everyone),
+            members,
+            whole: true,
+        }];
+    }
+    major
+        .iter()
+        .map(|&label| Anchor {
+            label,
+            sum: sum_of(&parts[&label]),
+            members: parts[&label].len(),
+            whole: false,
+        })
+        .collect()
+}
+
+/// A label per member: the first member of its placement's part.
+fn label_by_first_member(placed: &[Placement]) -> Vec<u32> {
+    let mut first: AHashMap<Placement, u32> = AHashMap::new();
+    placed
+        .iter()
+        .enumerate()
+        .map(|(i, place)| *first.entry(*place).or_insert(i as u32))
         .collect()
 }
 
@@ -2195,7 +2313,14 @@ fn stories_from_edges<V: Vectors + ?Sized>(
     };
     if let Some(threshold) = opts.refine_threshold {
         stage("story refine");
-        labels = refine(vectors, edges, &labels, threshold, opts.min_part);
+        labels = refine(
+            vectors,
+            edges,
+            &labels,
+            threshold,
+            opts.min_part,
+            opts.split_floor,
+        );
     }
     labels
 }
@@ -2362,6 +2487,133 @@ mod tests {
             labels[0], labels[3],
             "the bridge must not merge the two stories"
         );
+    }
+
+    /// A group vector: the given shared terms (weight 1) and `unique` terms of its own, numbered
+    /// from `own`.
+    fn group_with(shared: &[u64], own: u64, unique: u64) -> TermVector {
+        let terms: Vec<(u64, f32)> = shared
+            .iter()
+            .copied()
+            .chain(own..own + unique)
+            .map(|t| (t, 1.0))
+            .collect();
+        vector(&terms)
+    }
+
+    /// Refines one cluster (every group labelled 0), as the second pass does with the
+    /// default threshold and part size.
+    fn refined(vectors: &[TermVector], split_floor: f64) -> Vec<u32> {
+        let defaults = StoryOptions::default();
+        let threshold = defaults
+            .refine_threshold
+            .expect("refinement is on by default");
+        let labels = vec![0; vectors.len()];
+        let edges = all_edges(vectors);
+        refine(
+            vectors,
+            &edges,
+            &labels,
+            threshold,
+            defaults.min_part,
+            split_floor,
+        )
+    }
+
+    const PLACE: u64 = 1;
+
+    /// One event in 4 groups (a place and three event terms), and 4 unrelated groups that
+    /// mention only the place among many terms of their own: at a million articles, the
+    /// story linkage joins such groups through the place.
+    fn event_and_strangers() -> Vec<TermVector> {
+        let mut vectors: Vec<TermVector> = (0..4)
+            .map(|i| group_with(&[PLACE, 2, 3, 4], 100 + 10 * i, 1))
+            .collect();
+        vectors.extend((0..4).map(|i| group_with(&[PLACE], 1000 + 100 * i, 20)));
+        vectors
+    }
+
+    #[test]
+    fn refine_splits_off_groups_that_share_only_the_story_s_common_terms() {
+        let vectors = event_and_strangers();
+        let kept = refined(&vectors, 0.0);
+        assert!(
+            kept.iter().all(|&l| l == kept[0]),
+            "without a floor, one major part keeps the cluster whole: {kept:?}"
+        );
+        let split = refined(&vectors, StoryOptions::default().split_floor);
+        assert!(split[..4].iter().all(|&l| l == split[0]), "{split:?}");
+        let mut strangers = split[4..].to_vec();
+        strangers.push(split[0]);
+        strangers.sort_unstable();
+        strangers.dedup();
+        assert_eq!(strangers.len(), 5, "each stranger alone: {split:?}");
+    }
+
+    #[test]
+    fn refine_splits_a_cluster_without_a_major_part_into_its_parts() {
+        // Three events of two groups each, held together by the place only: no part reaches
+        // the minimum size.
+        let vectors: Vec<TermVector> = (0..6)
+            .map(|i| {
+                let event = 10 + 4 * (i / 2);
+                group_with(
+                    &[PLACE, event, event + 1, event + 2, event + 3],
+                    1000 + 100 * i,
+                    20,
+                )
+            })
+            .collect();
+        let kept = refined(&vectors, 0.0);
+        assert!(kept.iter().all(|&l| l == kept[0]), "{kept:?}");
+        let split = refined(&vectors, StoryOptions::default().split_floor);
+        for pair in split.chunks(2) {
+            assert_eq!(pair[0], pair[1], "an event stays together: {split:?}");
+        }
+        assert!(split[0] != split[2] && split[2] != split[4] && split[0] != split[4]);
+    }
+
+    #[test]
+    fn refine_keeps_a_follow_up_that_shares_the_event_s_terms() {
+        // Two events of one place (so the story is refined into two), and a follow-up of the
+        // first event that shares one event term among many new words: a small part that
+        // the default floor still lets join its event, and a high floor splits off.
+        let mut vectors = event_and_strangers()[..4].to_vec();
+        vectors.extend((0..3).map(|i| group_with(&[PLACE, 5, 6, 7], 200 + 10 * i, 1)));
+        vectors.push(group_with(&[PLACE, 2], 5000, 30));
+        let follow_up = vectors.len() - 1;
+        let with_default = refined(&vectors, StoryOptions::default().split_floor);
+        assert_ne!(
+            with_default[0], with_default[4],
+            "two events: {with_default:?}"
+        );
+        assert_eq!(with_default[follow_up], with_default[0], "{with_default:?}");
+        assert_eq!(refined(&vectors, 0.0), with_default);
+        let strict = refined(&vectors, 0.5);
+        assert_ne!(strict[follow_up], strict[0], "{strict:?}");
+        assert_ne!(strict[follow_up], strict[4], "{strict:?}");
+    }
+
+    #[test]
+    fn sparse_sum_is_folded_sparse_add() {
+        let mut next = random_below(7);
+        let vectors: Vec<TermVector> = (0..60)
+            .map(|_| {
+                let terms: std::collections::BTreeMap<u64, f32> = (0..next(40))
+                    .map(|_| (next(200), next(1000) as f32 / 997.0))
+                    .collect();
+                terms.into_iter().collect()
+            })
+            .collect();
+        let folded = vectors
+            .iter()
+            .fold(Vec::new(), |sum, v| sparse_add(&sum, v));
+        let summed = sparse_sum(vectors.iter().map(|v| v.as_slice()));
+        // Bit for bit: the same additions in the same order.
+        let bits = |v: &[(u64, f32)]| -> Vec<(u64, u32)> {
+            v.iter().map(|&(t, w)| (t, w.to_bits())).collect()
+        };
+        assert_eq!(bits(&summed), bits(&folded));
     }
 
     #[test]

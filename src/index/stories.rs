@@ -496,6 +496,7 @@ pub fn refine_story(
         &vec![0; n],
         refine_threshold,
         opts.min_part,
+        opts.split_floor,
     );
     let mut parts: AHashMap<u32, Vec<i64>> = AHashMap::new();
     for (i, &label) in labels.iter().enumerate() {
