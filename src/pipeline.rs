@@ -586,7 +586,7 @@ fn revisit(
                 batch: Vec::new(),
                 batch_bytes: 0,
             };
-            input::stream_records(inputs, &opts.read, &|n| progress.bytes(n), &mut replayer)?;
+            input::stream_records_ahead(inputs, &opts.read, &|n| progress.bytes(n), &mut replayer)?;
             replayer.flush();
         }
         (None, None) => {}
