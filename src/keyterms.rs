@@ -654,6 +654,7 @@ pub struct TermScratch {
     ranked: Vec<(u64, (f32, u32, u32))>,
     label_text: String,
     buffers: Buffers,
+    lower_uses: LowerUses,
 }
 
 /// The most items a [`TermScratch`] buffer keeps between articles (a few MiB at most).
@@ -692,7 +693,14 @@ pub fn extract_top_with<'a>(
     let headline = nfkc(headline);
     let mut headline_words: Vec<Word<'_>> = recycle(std::mem::take(&mut scratch.headline_words));
     line_words(&headline, padded, &mut headline_words);
-    let lower_words = lower_case_uses(&lines, &words, &line_ends, &headline_words);
+    lower_case_uses(
+        &lines,
+        &words,
+        &line_ends,
+        &headline_words,
+        &mut scratch.lower_uses,
+    );
+    let lower_words = &scratch.lower_uses.found;
     if scratch.terms.capacity() > KEPT_CAPACITY {
         scratch.terms = AHashMap::new();
     }
@@ -708,19 +716,18 @@ pub fn extract_top_with<'a>(
         label_text: &mut scratch.label_text,
     };
     let buffers = &mut scratch.buffers;
-    collect_line(&headline_words, true, &lower_words, &mut collector, buffers);
+    collect_line(&headline_words, true, lower_words, &mut collector, buffers);
     let mut start = 0;
     for &end in &line_ends {
         collect_line(
             &words[start..end],
             false,
-            &lower_words,
+            lower_words,
             &mut collector,
             buffers,
         );
         start = end;
     }
-    drop(lower_words);
     scratch.headline_words = recycle(headline_words);
     scratch.words = recycle(words);
     scratch.line_ends = recycle(line_ends);
@@ -779,55 +786,78 @@ fn top_terms(
 }
 
 /// The words an article also writes in lower case, among those [`is_name_part`] asks about
-/// (capitalized words that start a sentence or stand in the headline): such a word is a common
-/// word, not a name. The words of an ASCII line are its `unicode_words()`; other lines ask the
-/// Unicode tables again. Only the few words asked about are hashed, not every word.
-fn lower_case_uses<'w>(
-    lines: &'w [Cow<'_, str>],
-    words: &[Word<'w>],
+/// (capitalized words that start a sentence or stand in the headline), into `uses.found`: such
+/// a word is a common word, not a name. The words of an ASCII line are its `unicode_words()`;
+/// other lines ask the Unicode tables again. Only the few words asked about are kept, not every
+/// word.
+fn lower_case_uses(
+    lines: &[Cow<'_, str>],
+    words: &[Word<'_>],
     line_ends: &[usize],
     headline_words: &[Word<'_>],
-) -> AHashSet<&'w str> {
-    let mut asked = AskedWords::default();
-    let mut lower = String::new();
+    uses: &mut LowerUses,
+) {
+    let LowerUses {
+        asked,
+        found,
+        lower,
+    } = uses;
+    asked.clear();
+    found.clear();
     let body = words.iter().map(|word| (word, false));
     for (word, in_title) in body.chain(headline_words.iter().map(|word| (word, true))) {
         if !(word.sentence_start || in_title) || !is_capitalized(word.text) {
             continue;
         }
-        if has_digit(word.text) || is_stop_word(lower_into(word.text, &mut lower)) {
+        if has_digit(word.text) || is_stop_word(lower_into(word.text, lower)) {
             continue;
         }
-        asked.insert(&lower);
+        asked.insert(lower);
     }
-    let mut found = AHashSet::new();
-    if asked.words.is_empty() {
-        return found;
+    if asked.is_empty() {
+        return;
     }
     let starts_lower = |word: &&str| word.chars().next().is_some_and(char::is_lowercase);
     let mut start = 0;
     for (line, &end) in lines.iter().zip(line_ends) {
         if line.is_ascii() {
             let line_words = words[start..end].iter().map(|word| word.text);
-            found.extend(line_words.filter(|w| starts_lower(w) && asked.contains(w)));
+            for word in line_words.filter(|w| starts_lower(w) && asked.contains(w)) {
+                found.insert(word);
+            }
         } else {
-            let line_words = line.unicode_words();
-            found.extend(line_words.filter(|w| starts_lower(w) && asked.contains(w)));
+            for word in line
+                .unicode_words()
+                .filter(|w| starts_lower(w) && asked.contains(w))
+            {
+                found.insert(word);
+            }
         }
         start = end;
     }
-    found
 }
 
-/// A small set of words with a bit filter in front: most words looked up are not in it, and
-/// the filter answers for them without hashing.
+/// The sets [`lower_case_uses`] fills, reused from one article to the next.
 #[derive(Default)]
-struct AskedWords {
-    filter: [u64; 4],
-    words: AHashSet<String>,
+struct LowerUses {
+    /// Capitalized words at sentence starts and in the headline, in lower case.
+    asked: WordSet,
+    /// Those of them the article also writes in lower case.
+    found: WordSet,
+    lower: String,
 }
 
-impl AskedWords {
+/// A small set of words, cleared and reused between articles: words of up to 15 bytes as their
+/// packed numbers ([`packed_word`]: no allocation, one comparison), longer ones as strings. A
+/// bit filter in front answers for most words looked up that are not in it, without hashing.
+#[derive(Default)]
+struct WordSet {
+    filter: [u64; 4],
+    short: AHashSet<u128>,
+    long: AHashSet<String>,
+}
+
+impl WordSet {
     #[inline]
     fn filter_bit(word: &str) -> (usize, u64) {
         let bytes = word.as_bytes();
@@ -836,18 +866,45 @@ impl AskedWords {
         (key / 64, 1 << (key % 64))
     }
 
+    fn clear(&mut self) {
+        self.filter = [0; 4];
+        // A set that one article grew past what articles need is freed instead of kept.
+        if self.short.capacity() > KEPT_CAPACITY {
+            self.short = AHashSet::new();
+        }
+        self.short.clear();
+        self.long.clear();
+    }
+
+    fn is_empty(&self) -> bool {
+        self.short.is_empty() && self.long.is_empty()
+    }
+
     fn insert(&mut self, word: &str) {
         let (i, bit) = Self::filter_bit(word);
         self.filter[i] |= bit;
-        if !self.words.contains(word) {
-            self.words.insert(word.to_string());
+        match packed_word(word) {
+            Some(packed) => {
+                self.short.insert(packed);
+            }
+            None => {
+                if !self.long.contains(word) {
+                    self.long.insert(word.to_string());
+                }
+            }
         }
     }
 
     #[inline]
     fn contains(&self, word: &str) -> bool {
         let (i, bit) = Self::filter_bit(word);
-        self.filter[i] & bit != 0 && self.words.contains(word)
+        if self.filter[i] & bit == 0 {
+            return false;
+        }
+        match packed_word(word) {
+            Some(packed) => self.short.contains(&packed),
+            None => self.long.contains(word),
+        }
     }
 }
 
@@ -867,7 +924,7 @@ fn lower_into<'b>(word: &str, buffer: &'b mut String) -> &'b str {
 fn collect_line(
     words: &[Word<'_>],
     in_title: bool,
-    lower_words: &AHashSet<&str>,
+    lower_words: &WordSet,
     collector: &mut TermCollector,
     buffers: &mut Buffers,
 ) {
@@ -930,7 +987,7 @@ fn is_name_part(
     lower: &str,
     facts: WordFacts,
     in_title: bool,
-    lower_words: &AHashSet<&str>,
+    lower_words: &WordSet,
 ) -> bool {
     if facts.has_digit || facts.stop_word || !is_capitalized(word.text) {
         return false;
