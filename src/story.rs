@@ -1346,6 +1346,9 @@ type Sum<T> = Vec<(T, f32)>;
 /// through its members' own vectors, which costs no memory and little time at that size.
 const KEPT_SUM: u32 = 16;
 
+/// Components of at least this many groups sort their neighbour lists on all threads.
+const PARALLEL_LISTS: usize = 4096;
+
 /// Merges of one component between two returns of freed memory to the system.
 const TRIM_EVERY_MERGES: usize = 1 << 16;
 
@@ -1799,7 +1802,7 @@ fn link_component<V: Vectors + ?Sized>(
         dots[a as usize].push((b, edge.similarity as f64));
         dots[b as usize].push((a, edge.similarity as f64));
     }
-    for list in dots.iter_mut() {
+    let sort_and_dedup = |list: &mut Dots| {
         list.sort_by_key(|&(c, _)| c);
         list.dedup_by(|later, earlier| {
             let same = later.0 == earlier.0;
@@ -1808,6 +1811,12 @@ fn link_component<V: Vectors + ?Sized>(
             }
             same
         });
+    };
+    // Each list on its own (stable sorts: the same result on any thread).
+    if n >= PARALLEL_LISTS {
+        dots.par_iter_mut().for_each(sort_and_dedup);
+    } else {
+        dots.iter_mut().for_each(sort_and_dedup);
     }
     let mut parent: Vec<u32> = (0..n as u32).collect();
     let mut clusters = ClusterTerms::new(vectors, members);
