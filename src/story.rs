@@ -1753,8 +1753,9 @@ fn merged_dots<V: Vectors + ?Sized>(
 /// Each round, every cluster whose links changed finds its best linked cluster (highest
 /// average at or above the threshold, ties to the smaller ids). Pairs that are each other's
 /// best merge, highest average first, skipping a pair that is or is linked to a cluster merged
-/// earlier in the round: the merges of a round touch disjoint neighbourhoods, so their dot
-/// products are computed on all threads, then applied in that order. The rounds do not depend
+/// earlier in the round: no merge of a round involves or is linked to another's clusters (two
+/// may share a linked cluster, which does not merge), so their dot products do not depend on
+/// each other and are computed on all threads, then applied in that order. The rounds do not depend
 /// on the thread count.
 ///
 /// This is the greedy order's result wherever averages only fall as clusters grow (merging a
