@@ -2584,6 +2584,55 @@ mod tests {
     }
 
     #[test]
+    fn refine_only_splits_and_does_not_depend_on_threads() {
+        // Random groups over a few shared "place" terms and many others, in random clusters:
+        // refinement may split a cluster, never join two, and gives the same labels on any
+        // number of threads.
+        let mut next = random_below(11);
+        let groups = 400;
+        let vectors: Vec<TermVector> = (0..groups)
+            .map(|_| {
+                let terms: std::collections::BTreeMap<u64, f32> = (0..5 + next(40))
+                    .map(|_| {
+                        let term = if next(4) == 0 {
+                            next(6)
+                        } else {
+                            10 + next(3000)
+                        };
+                        (term, 0.5 + next(100) as f32 / 50.0)
+                    })
+                    .collect();
+                vector(&terms.into_iter().collect::<Vec<_>>())
+            })
+            .collect();
+        let labels: Vec<u32> = (0..groups).map(|_| next(12) as u32).collect();
+        let edges: Vec<StoryEdge> = all_edges(&vectors)
+            .into_iter()
+            .filter(|e| labels[e.a as usize] == labels[e.b as usize] && e.similarity > 0.0)
+            .collect();
+        let floor = StoryOptions::default().split_floor;
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| refine(&vectors, &edges, &labels, 0.06, 3, floor))
+        };
+        let refined = run(1);
+        assert_eq!(run(3), refined);
+        for a in 0..groups {
+            for b in 0..groups {
+                if refined[a] == refined[b] {
+                    assert_eq!(labels[a], labels[b], "groups {a} and {b} joined");
+                }
+            }
+        }
+        let before: ahash::AHashSet<u32> = labels.iter().copied().collect();
+        let after: ahash::AHashSet<u32> = refined.iter().copied().collect();
+        assert!(after.len() > before.len(), "nothing was split");
+    }
+
+    #[test]
     fn refine_keeps_a_follow_up_that_shares_the_event_s_terms() {
         // Two events of one place (so the story is refined into two), and a follow-up of the
         // first event that shares one event term among many new words: a small part that
