@@ -80,6 +80,39 @@ fn seed_articles_are_one_story_in_two_dup_groups() {
 }
 
 #[test]
+fn seed_articles_among_the_demo_join_its_story_of_the_same_events() {
+    // The demo's story s01 tells the same events as the seed articles (in its own words): mixed
+    // into the demo, the seeds join exactly that story, each in its own dup group.
+    let seeds = repo("../shared/seeds/articles");
+    if !seeds.is_dir() {
+        eprintln!("skipped: {} does not exist", seeds.display());
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let demo = repo("data/demo/articles.jsonl");
+    let output = cluster(&[&seeds, &demo], out.path(), &["--quiet"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let rows = read_rows(&out.path().join("clusters.csv"));
+    let labels = read_rows(&repo("data/demo/labels.csv"));
+    let gold: BTreeMap<&str, &str> = labels
+        .iter()
+        .map(|l| (l["id"].as_str(), l["story"].as_str()))
+        .collect();
+    let seed_rows: Vec<&Row> = rows
+        .iter()
+        .filter(|r| !gold.contains_key(r["id"].as_str()))
+        .collect();
+    assert_eq!(seed_rows.len(), 2);
+    let story = &seed_rows[0]["story"];
+    assert_eq!(&seed_rows[1]["story"], story, "the seeds are one story");
+    assert_ne!(seed_rows[0]["dup"], seed_rows[1]["dup"]);
+    for r in rows.iter().filter(|r| gold.contains_key(r["id"].as_str())) {
+        let in_s01 = gold[r["id"].as_str()] == "s01";
+        assert_eq!(&r["story"] == story, in_s01, "demo article {}", r["id"]);
+    }
+}
+
+#[test]
 fn demo_same_kind_events_stay_apart() {
     let out = common::cluster_demo(&[]);
     let rows = read_rows(&out.path().join("clusters.csv"));
