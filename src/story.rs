@@ -408,25 +408,26 @@ impl StoryTermsBuilder {
     /// Stores group `g`'s labels, (term, label) in the order given, for its vector, the last
     /// stored (from `start`): a term's default label as a bit on the term's entry when the
     /// vector and the labels are sorted by hash without repeats and every label's term is in the
-    /// vector; else listed.
-    fn store_labels(&mut self, g: usize, start: usize, labels: &[(u32, u32)]) {
-        let hashes = &self.hashes;
-        let vector = &self.vectors.entries[start..];
-        let increasing = |terms: &mut dyn Iterator<Item = u32>| {
-            let hashes: Vec<u64> = terms.map(|t| hashes[t as usize]).collect();
-            hashes.windows(2).all(|w| w[0] < w[1])
-        };
+    /// vector; else listed. `vector_hashes` and `label_hashes` are the hashes of the vector's and
+    /// the labels' terms, as the caller has them: looking each term's hash up by its number
+    /// would read a table that outgrows the caches, at random, for every term of every group.
+    fn store_labels(
+        &mut self,
+        g: usize,
+        start: usize,
+        vector_hashes: &[u64],
+        labels: &[(u32, u32)],
+        label_hashes: &[u64],
+    ) {
+        let increasing = |hashes: &[u64]| hashes.windows(2).all(|w| w[0] < w[1]);
         let mut entries: Vec<usize> = Vec::with_capacity(labels.len());
-        if increasing(&mut vector.iter().map(|e| e.0))
-            && increasing(&mut labels.iter().map(|l| l.0))
-        {
+        if increasing(vector_hashes) && increasing(label_hashes) {
             let mut j = 0;
-            for &(term, _) in labels {
-                let hash = hashes[term as usize];
-                while j < vector.len() && hashes[vector[j].0 as usize] < hash {
+            for &hash in label_hashes {
+                while j < vector_hashes.len() && vector_hashes[j] < hash {
                     j += 1;
                 }
-                if vector.get(j).is_none_or(|e| e.0 != term) {
+                if vector_hashes.get(j) != Some(&hash) {
                     break;
                 }
                 entries.push(start + j);
@@ -500,6 +501,10 @@ impl StoryTermsBuilder {
             .filter(|(hash, _)| top.binary_search(hash).is_ok())
             .collect();
         labels.sort_unstable_by_key(|&(hash, _)| hash);
+        let vector_hashes: Vec<u64> = scores
+            .iter()
+            .map(|&(term, _)| hashes[term as usize])
+            .collect();
         let g = g as usize;
         if g >= self.vectors.spans.len() {
             return;
@@ -507,11 +512,12 @@ impl StoryTermsBuilder {
         let start = self.vectors.entries.len();
         self.vectors.entries.extend_from_slice(&scores);
         self.vectors.spans[g] = (start, scores.len() as u32);
+        let label_hashes: Vec<u64> = labels.iter().map(|&(hash, _)| hash).collect();
         let labels: Vec<(u32, u32)> = labels
             .into_iter()
             .map(|(_, label)| (self.labels.table.terms[label as usize], label))
             .collect();
-        self.store_labels(g, start, &labels);
+        self.store_labels(g, start, &vector_hashes, &labels, &label_hashes);
     }
 
     /// Sets group `g`'s terms (scores and labels keep their order).
@@ -525,7 +531,9 @@ impl StoryTermsBuilder {
         self.vectors.entries.extend(numbers.into_iter().zip(scores));
         self.vectors.spans[g] = (start, (self.vectors.entries.len() - start) as u32);
         let labels = self.labels_of(terms.labels());
-        self.store_labels(g, start, &labels);
+        let vector_hashes: Vec<u64> = terms.scores().iter().map(|&(hash, _)| hash).collect();
+        let label_hashes: Vec<u64> = terms.labels().map(|(hash, _)| hash).collect();
+        self.store_labels(g, start, &vector_hashes, &labels, &label_hashes);
     }
 
     /// The groups' terms, renumbered in hash order. Groups still open (a member was never
