@@ -804,6 +804,10 @@ fn lower_case_uses(
     } = uses;
     asked.clear();
     found.clear();
+    if lower.capacity() > KEPT_CAPACITY {
+        // One huge word of an earlier article is not kept for the thread's lifetime.
+        *lower = String::new();
+    }
     let body = words.iter().map(|word| (word, false));
     for (word, in_title) in body.chain(headline_words.iter().map(|word| (word, true))) {
         if !(word.sentence_start || in_title) || !is_capitalized(word.text) {
