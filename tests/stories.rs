@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::{cluster, read_rows, repo, run, stderr};
 
@@ -24,6 +24,24 @@ fn cluster_jsonl(articles: &[serde_json::Value]) -> (tempfile::TempDir, Vec<Row>
     assert!(output.status.success(), "{}", stderr(&output));
     let rows = read_rows(&out.join("clusters.csv"));
     (dir, rows)
+}
+
+/// The seed articles' folder, or `None` (said on stderr) when this checkout has none.
+fn seed_articles() -> Option<PathBuf> {
+    let seeds = repo("../shared/seeds/articles");
+    if seeds.is_dir() {
+        return Some(seeds);
+    }
+    eprintln!("skipped: {} does not exist", seeds.display());
+    None
+}
+
+/// The demo's gold story of each article id.
+fn demo_stories(labels: &[Row]) -> BTreeMap<&str, &str> {
+    labels
+        .iter()
+        .map(|l| (l["id"].as_str(), l["story"].as_str()))
+        .collect()
 }
 
 fn row<'a>(rows: &'a [Row], id: &str) -> &'a Row {
@@ -62,11 +80,9 @@ fn demo_kim_yong_chol_articles_are_one_story_in_two_dup_groups() {
 
 #[test]
 fn seed_articles_are_one_story_in_two_dup_groups() {
-    let seeds = repo("../shared/seeds/articles");
-    if !seeds.is_dir() {
-        eprintln!("skipped: {} does not exist", seeds.display());
+    let Some(seeds) = seed_articles() else {
         return;
-    }
+    };
     let out = tempfile::tempdir().unwrap();
     let output = cluster(&[&seeds], out.path(), &["--quiet"]);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -83,21 +99,16 @@ fn seed_articles_are_one_story_in_two_dup_groups() {
 fn seed_articles_among_the_demo_join_its_story_of_the_same_events() {
     // The demo's story s01 tells the same events as the seed articles (in its own words): mixed
     // into the demo, the seeds join exactly that story, each in its own dup group.
-    let seeds = repo("../shared/seeds/articles");
-    if !seeds.is_dir() {
-        eprintln!("skipped: {} does not exist", seeds.display());
+    let Some(seeds) = seed_articles() else {
         return;
-    }
+    };
     let out = tempfile::tempdir().unwrap();
     let demo = repo("data/demo/articles.jsonl");
     let output = cluster(&[&seeds, &demo], out.path(), &["--quiet"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let rows = read_rows(&out.path().join("clusters.csv"));
     let labels = read_rows(&repo("data/demo/labels.csv"));
-    let gold: BTreeMap<&str, &str> = labels
-        .iter()
-        .map(|l| (l["id"].as_str(), l["story"].as_str()))
-        .collect();
+    let gold = demo_stories(&labels);
     let seed_rows: Vec<&Row> = rows
         .iter()
         .filter(|r| !gold.contains_key(r["id"].as_str()))
@@ -119,10 +130,7 @@ fn demo_same_kind_events_stay_apart() {
     let labels = read_rows(&repo("data/demo/labels.csv"));
     // Two articles in different gold stories must never share a predicted story (the demo's
     // shootings and earthquakes are written in near-identical agency wording).
-    let gold: BTreeMap<&str, &str> = labels
-        .iter()
-        .map(|l| (l["id"].as_str(), l["story"].as_str()))
-        .collect();
+    let gold = demo_stories(&labels);
     let mut predicted: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
     for r in &rows {
         predicted
