@@ -295,6 +295,11 @@ struct CommonArgs {
     /// events of one kind; the local average similarity that keeps parts together. 0 disables.
     #[arg(long, default_value_t = 0.06)]
     story_refine: f64,
+    /// In that second pass, a group of a part under 3 groups whose mean similarity to the rest
+    /// of its story is below this splits off (one shared name does not make a story). 0 keeps
+    /// every small part in its story.
+    #[arg(long, default_value_t = StoryOptions::default().split_floor)]
+    story_split_floor: f64,
     /// Articles more than this many days apart never join one story directly.
     #[arg(long)]
     story_window: Option<u32>,
@@ -387,6 +392,7 @@ impl CommonArgs {
                 method: self.story_method,
                 window_days: self.story_window,
                 refine_threshold: (self.story_refine > 0.0).then_some(self.story_refine),
+                split_floor: self.story_split_floor,
                 seed: self.seed,
                 ..StoryOptions::default()
             }),

@@ -85,6 +85,30 @@ impl Default for Options {
     }
 }
 
+/// Checks the story options' ranges (similarities are cosines of positive vectors: 0 to 1).
+fn validate_story_options(stories: &StoryOptions) -> Result<()> {
+    if !(stories.threshold > 0.0 && stories.threshold <= 1.0) {
+        return Err(Error::Options(format!(
+            "--story-threshold must be in (0, 1], got {}",
+            stories.threshold
+        )));
+    }
+    if let Some(refine) = stories.refine_threshold {
+        if !(refine > 0.0 && refine <= 1.0) {
+            return Err(Error::Options(format!(
+                "--story-refine must be in [0, 1] (0 disables it), got {refine}"
+            )));
+        }
+    }
+    if !(0.0..=1.0).contains(&stories.split_floor) {
+        return Err(Error::Options(format!(
+            "--story-split-floor must be in [0, 1], got {}",
+            stories.split_floor
+        )));
+    }
+    Ok(())
+}
+
 impl Options {
     /// Checks ranges and returns the LSH parameters to use.
     pub fn validate(&self) -> Result<LshParams> {
@@ -108,6 +132,9 @@ impl Options {
         }
         if self.shingle.max_doc_bytes == 0 {
             return Err(Error::Options("--max-doc-bytes must be positive".into()));
+        }
+        if let Some(stories) = &self.stories {
+            validate_story_options(stories)?;
         }
         let params = match self.lsh {
             Some(params) => params,

@@ -205,6 +205,12 @@ fn bad_arguments_exit_with_code_2() {
         &["--shingle", "0"],
         &["--threads", "0"],
         &["--format", "xml"],
+        &["--story-threshold", "0"],
+        &["--story-threshold", "1.5"],
+        &["--story-threshold", "NaN"],
+        &["--story-refine", "2"],
+        &["--story-split-floor", "-0.1"],
+        &["--story-split-floor", "1.5"],
     ] {
         let output = cluster(&[&demo], &dir.path().join("out"), extra);
         assert_eq!(
