@@ -487,9 +487,14 @@ impl StoryTermsBuilder {
         } = group;
         let hashes = &self.hashes;
         scores.sort_unstable_by_key(|&(term, _)| hashes[term as usize]);
-        let mut ranked: Vec<(u64, f32)> = scores
+        let vector_hashes: Vec<u64> = scores
             .iter()
-            .map(|&(term, score)| (hashes[term as usize], score))
+            .map(|&(term, _)| hashes[term as usize])
+            .collect();
+        let mut ranked: Vec<(u64, f32)> = vector_hashes
+            .iter()
+            .zip(&scores)
+            .map(|(&hash, &(_, score))| (hash, score))
             .collect();
         ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         ranked.truncate(LABELLED_TERMS);
@@ -501,10 +506,6 @@ impl StoryTermsBuilder {
             .filter(|(hash, _)| top.binary_search(hash).is_ok())
             .collect();
         labels.sort_unstable_by_key(|&(hash, _)| hash);
-        let vector_hashes: Vec<u64> = scores
-            .iter()
-            .map(|&(term, _)| hashes[term as usize])
-            .collect();
         let g = g as usize;
         if g >= self.vectors.spans.len() {
             return;
@@ -1763,8 +1764,8 @@ fn merged_dots<V: Vectors + ?Sized>(
 /// best merge, highest average first, skipping a pair that is or is linked to a cluster merged
 /// earlier in the round: no merge of a round involves or is linked to another's clusters (two
 /// may share a linked cluster, which does not merge), so their dot products do not depend on
-/// each other and are computed on all threads, then applied in that order. The rounds do not depend
-/// on the thread count.
+/// each other and are computed on all threads, then applied in that order. The rounds do not
+/// depend on the thread count.
 ///
 /// This is the greedy order's result wherever averages only fall as clusters grow (merging a
 /// reciprocal best pair early cannot change what its neighbours would have chosen); here a pair
