@@ -2312,10 +2312,21 @@ pub fn detect_stories(
     opts: &StoryOptions,
 ) -> (Vec<u32>, Vec<TermVector>) {
     let vectors = take_tfidf_vectors(groups);
-    let (order, days) = (orders(groups), days(groups));
-    let edges = candidate_edges(vectors.as_slice(), &order, &days, opts, PAIRS_AT_ONCE);
-    let labels = stories_from_edges(vectors.as_slice(), &edges, &order, opts, &|_| {});
+    let labels = stories_of_vectors(&vectors, &orders(groups), &days(groups), opts);
     (labels, vectors)
+}
+
+/// Clusters groups given as TF-IDF vectors (L2-normalized, sorted by term), with each group's
+/// place in date order and its day, as [`detect_stories`] does: candidate edges, the linkage,
+/// the refinement. A story label per group.
+pub fn stories_of_vectors(
+    vectors: &[TermVector],
+    order: &[u32],
+    days: &[Option<i64>],
+    opts: &StoryOptions,
+) -> Vec<u32> {
+    let edges = candidate_edges(vectors, order, days, opts, PAIRS_AT_ONCE);
+    stories_from_edges(vectors, &edges, order, opts, &|_| {})
 }
 
 /// Clustering and refinement over scored edges: a story label per group.

@@ -84,9 +84,10 @@ pub fn query(
             let mut story_reader = StoryReader::new(conn, path, df.clone(), groups_counted + 1);
             let raw = stories::kept_terms(&article.terms.scores, &df, groups_counted + 1);
             let vector = story_reader.weigh(&raw)?;
-            let candidates = story_reader.candidates(&vector, -1)?;
+            let candidates = story_reader.candidates(&vector, i64::MAX)?;
+            let single = stories::NewGroups::one(&vector);
             let joined =
-                stories::best_story(&mut story_reader, &vector, &candidates.stories, threshold)?
+                stories::best_story(&mut story_reader, &single, &candidates.stories, threshold)?
                     .map(|(story, _)| story);
             let mut related: Vec<(&'static str, f64, i64)> = Vec::new();
             for &dup in &candidates.groups {

@@ -1,7 +1,9 @@
-//! Stories in the index, online: each new dup group joins the stored story whose groups it is
-//! most similar to on average (group-average linkage, the criterion `cluster` uses), or starts
-//! a new story. A group that links two stories strongly enough merges them; the merge is
-//! recorded (old id → new id), ids are never renumbered.
+//! Stories in the index, batch by batch: a batch's new dup groups are first clustered among
+//! themselves as `cluster` clusters them (`story::stories_of_vectors`); each story so formed
+//! then joins the stored story its groups are most similar to on average (group-average
+//! linkage, the criterion `cluster` uses), or stays a new story. Stored stories merge only when
+//! a dup group grows over groups of two stories; the merge is recorded (old id → new id), ids
+//! are never renumbered.
 //!
 //! Key-term vectors are TF-IDF over dup groups, like `story::tfidf_vectors`, with document
 //! frequencies counted over every group the index has created so far. A stored group keeps the
@@ -24,8 +26,10 @@ use super::store;
 pub const VECTOR_TERMS: usize = 128;
 /// A new group's candidates come from the stored groups sharing one of its heaviest terms.
 const CANDIDATE_TERMS: usize = 10;
-/// Per term, the most recent groups that are candidates (hot terms are capped).
-const GROUPS_PER_TERM: usize = 16;
+/// Per term, the most recent groups that are candidates (hot terms are capped). 16 → 64 raised
+/// story B-cubed F1 on 100,000 generated articles added in 10 batches 0.718 → 0.736 and in 2
+/// batches 0.857 → 0.867, for ~7% more time; the labelled sets did not change.
+const GROUPS_PER_TERM: usize = 64;
 /// Candidate groups scored per new group (those sharing the most heavy terms).
 const CANDIDATE_GROUPS: usize = 8;
 
@@ -120,6 +124,39 @@ pub fn cosine(a: &TermVector, b: &TermVector) -> f64 {
     crate::story::cosine(a, b) as f64
 }
 
+/// New groups placed in a story together (a story the batch formed among its own groups): the
+/// sum of their vectors, sorted by term, and how many they are.
+#[derive(Debug, Clone, Default)]
+pub struct NewGroups {
+    pub sum: TermVector,
+    pub count: usize,
+}
+
+impl NewGroups {
+    /// One group on its own.
+    pub fn one(vector: &TermVector) -> Self {
+        NewGroups {
+            sum: vector.clone(),
+            count: 1,
+        }
+    }
+
+    /// The groups of `vectors` (each sorted by term) together.
+    pub fn of<'v>(vectors: impl IntoIterator<Item = &'v TermVector>) -> Self {
+        let mut sum: AHashMap<u64, f32> = AHashMap::new();
+        let mut count = 0;
+        for vector in vectors {
+            count += 1;
+            for &(term, w) in vector {
+                *sum.entry(term).or_default() += w;
+            }
+        }
+        let mut sum: TermVector = sum.into_iter().collect();
+        sum.sort_unstable_by_key(|&(term, _)| term);
+        NewGroups { sum, count }
+    }
+}
+
 /// A stored group as story scoring needs it.
 #[derive(Debug, Clone)]
 pub struct GroupVector {
@@ -175,21 +212,13 @@ impl StorySum {
         dot(vector, &self.sum) / self.groups.len() as f64
     }
 
-    /// Mean cosine over all pairs (one group of each story) between `self ∪ {extra}` and
-    /// `other`.
-    pub fn average_with(&self, extra: &TermVector, other: &StorySum) -> f64 {
-        let pairs = (self.groups.len() + 1) * other.groups.len();
-        if pairs == 0 {
+    /// Mean cosine over all pairs of one new group and one of the story's groups
+    /// (group-average linkage between the new groups and the story).
+    pub fn average_of(&self, new: &NewGroups) -> f64 {
+        if new.count == 0 {
             return 0.0;
         }
-        // In term order: a float sum in hash order would differ from run to run.
-        let mut terms: Vec<(&u64, &f32)> = self.sum.iter().collect();
-        terms.sort_unstable_by_key(|&(term, _)| *term);
-        let own: f64 = terms
-            .into_iter()
-            .filter_map(|(term, w)| other.sum.get(term).map(|v| (*w as f64) * (*v as f64)))
-            .sum();
-        (own + dot(extra, &other.sum)) / pairs as f64
+        self.average(&new.sum) / new.count as f64
     }
 }
 
@@ -304,15 +333,6 @@ impl<'c> StoryReader<'c> {
         }
     }
 
-    /// Group-average linkage between `story ∪ {extra}` and `other`, both already read with
-    /// [`StoryReader::story`] (0 when either is not).
-    pub fn linkage(&self, story: i64, extra: &TermVector, other: i64) -> f64 {
-        match (self.sums.get(&story), self.sums.get(&other)) {
-            (Some(a), Some(b)) => a.average_with(extra, b),
-            _ => 0.0,
-        }
-    }
-
     /// Records that `group` joined `story` (keeps a remembered sum current).
     pub fn joined(&mut self, story: i64, group: GroupVector) {
         if let Some(sum) = self.sums.get_mut(&story) {
@@ -372,25 +392,24 @@ impl<'c> StoryReader<'c> {
         Ok(None)
     }
 
-    /// Stored groups sharing the most heavy terms with `vector`, best first.
-    pub fn candidate_groups(&self, vector: &TermVector, exclude: i64) -> Result<Vec<i64>> {
+    /// Stored groups with ids below `below` sharing the most heavy terms with `vector`, best
+    /// first.
+    pub fn candidate_groups(&self, vector: &TermVector, below: i64) -> Result<Vec<i64>> {
         let mut statement = self
             .conn
             .prepare_cached(&format!(
-                "SELECT dup FROM term_groups WHERE term = ?1 ORDER BY dup DESC \
+                "SELECT dup FROM term_groups WHERE term = ?1 AND dup < ?2 ORDER BY dup DESC \
                  LIMIT {GROUPS_PER_TERM}"
             ))
             .map_err(|e| store::sql_error(self.path, e))?;
         let mut shared: AHashMap<i64, u32> = AHashMap::new();
         for term in heavy_terms(vector) {
             let rows = statement
-                .query_map([store::to_sql(term)], |row| row.get::<_, i64>(0))
+                .query_map((store::to_sql(term), below), |row| row.get::<_, i64>(0))
                 .map_err(|e| store::sql_error(self.path, e))?;
             for dup in rows {
                 let dup = dup.map_err(|e| store::sql_error(self.path, e))?;
-                if dup != exclude {
-                    *shared.entry(dup).or_default() += 1;
-                }
+                *shared.entry(dup).or_default() += 1;
             }
         }
         let mut ranked: Vec<(i64, u32)> = shared.into_iter().collect();
@@ -399,12 +418,12 @@ impl<'c> StoryReader<'c> {
         Ok(ranked.into_iter().map(|(dup, _)| dup).collect())
     }
 
-    /// The candidate groups of `vector` (live ids) and their distinct stories, in candidate
-    /// order.
-    pub fn candidates(&self, vector: &TermVector, exclude: i64) -> Result<Candidates> {
+    /// The candidate groups of `vector` among the groups with ids below `below` (live ids),
+    /// and their distinct stories, in candidate order.
+    pub fn candidates(&self, vector: &TermVector, below: i64) -> Result<Candidates> {
         let mut found = Candidates::default();
         let mut seen = AHashSet::new();
-        for dup in self.candidate_groups(vector, exclude)? {
+        for dup in self.candidate_groups(vector, below)? {
             let Some((live, story)) = self.live_group(dup)? else {
                 continue;
             };
@@ -417,16 +436,17 @@ impl<'c> StoryReader<'c> {
     }
 }
 
-/// Where a new group goes: the best candidate story at or above the threshold, if any.
+/// Where new groups go: the candidate story with the best group-average linkage to them, at or
+/// above the threshold, if any.
 pub fn best_story(
     reader: &mut StoryReader<'_>,
-    vector: &TermVector,
+    new: &NewGroups,
     candidates: &[i64],
     threshold: f64,
 ) -> Result<Option<(i64, f64)>> {
     let mut best: Option<(i64, f64)> = None;
     for &story in candidates {
-        let score = reader.story(story)?.average(vector);
+        let score = reader.story(story)?.average_of(new);
         let better = match best {
             None => true,
             Some((best_story, best_score)) => {
@@ -455,6 +475,22 @@ pub fn closest_group(
         }
     }
     best
+}
+
+/// The group of the story stored before the batch (ids below `first_new`) most similar to
+/// `vector`: (its dup id, cosine).
+pub fn closest_stored_group(
+    sum: &StorySum,
+    first_new: i64,
+    vector: &TermVector,
+) -> Option<(i64, f64)> {
+    let stored: Vec<i64> = sum
+        .groups
+        .iter()
+        .map(|g| g.dup)
+        .filter(|&dup| dup < first_new)
+        .collect();
+    closest_group(sum, &stored, vector)
 }
 
 /// The parts of a story to move to new stories: parts that `story::refine` separates and that
@@ -558,13 +594,10 @@ mod tests {
         }
         let expected = (cosine(&c, &a) + cosine(&c, &b)) / 2.0;
         assert!((story.average(&c) - expected).abs() < 1e-6);
-        let mut other = StorySum::default();
-        other.add(GroupVector {
-            dup: 3,
-            canonical_seq: 3,
-            vector: c.clone(),
-        });
-        let pairs = (cosine(&a, &c) + cosine(&b, &c) + cosine(&c, &c)) / 3.0;
-        assert!((story.average_with(&c, &other) - pairs).abs() < 1e-6);
+        // New groups together: the mean over every pair of a new group and a story group.
+        let d = normalize(vec![(3, 1.0)]);
+        let two = NewGroups::of([&c, &d]);
+        let mean = (cosine(&c, &a) + cosine(&c, &b) + cosine(&d, &a) + cosine(&d, &b)) / 4.0;
+        assert!((story.average_of(&two) - mean).abs() < 1e-6);
     }
 }
