@@ -217,6 +217,26 @@ fn added_rows_say_what_each_article_matched() {
     for row in rows.iter().filter(|r| r["matched_kind"].is_empty()) {
         assert!(row["matched_id"].is_empty() && row["matched_similarity"].is_empty());
     }
+    // A story continuation names an article of the story the row joined.
+    let stories: Vec<_> = rows
+        .iter()
+        .filter(|r| r["matched_kind"] == "story")
+        .collect();
+    assert!(!stories.is_empty(), "the second part continues stories");
+    let exported = export(&db, &dir.path().join("all"));
+    let story_of: BTreeMap<&str, &str> = exported
+        .iter()
+        .map(|r| (r["id"].as_str(), r["story"].as_str()))
+        .collect();
+    for row in stories {
+        assert_eq!(
+            story_of[row["matched_id"].as_str()],
+            row["story"],
+            "{row:?}"
+        );
+        let cosine: f64 = row["matched_similarity"].parse().unwrap();
+        assert!((0.0..=1.0 + 1e-9).contains(&cosine), "{row:?}");
+    }
 }
 
 #[test]
