@@ -2312,15 +2312,15 @@ pub fn detect_stories(
     opts: &StoryOptions,
 ) -> (Vec<u32>, Vec<TermVector>) {
     let vectors = take_tfidf_vectors(groups);
-    let labels = stories_of_vectors(&vectors, &orders(groups), &days(groups), opts);
+    let labels = stories_of_vectors(vectors.as_slice(), &orders(groups), &days(groups), opts);
     (labels, vectors)
 }
 
 /// Clusters groups given as TF-IDF vectors (L2-normalized, sorted by term), with each group's
 /// place in date order and its day, as [`detect_stories`] does: candidate edges, the linkage,
 /// the refinement. A story label per group.
-pub fn stories_of_vectors(
-    vectors: &[TermVector],
+pub fn stories_of_vectors<V: Vectors + ?Sized>(
+    vectors: &V,
     order: &[u32],
     days: &[Option<i64>],
     opts: &StoryOptions,

@@ -697,7 +697,7 @@ impl BatchAdder<'_> {
         mut updates: Vec<GroupUpdate>,
         reader: &mut StoryReader<'_>,
         report: &mut AddReport,
-    ) -> Result<Vec<Option<(i64, f64)>>> {
+    ) -> Result<Vec<Continued>> {
         updates.sort_by_key(|u| (u.day.is_none(), u.day, u.plan));
         let (grown, new): (Vec<GroupUpdate>, Vec<GroupUpdate>) =
             updates.into_iter().partition(|u| u.grown);
@@ -818,10 +818,11 @@ impl BatchAdder<'_> {
         // Every member's candidates, and their stories in the members' order.
         let mut candidate_groups = Vec::with_capacity(members.len());
         let mut candidate_stories = Vec::new();
+        let mut seen = ahash::AHashSet::new();
         for update in members {
             let found = reader.candidates(&update.vector, first_new)?;
             for story in found.stories {
-                if !candidate_stories.contains(&story) {
+                if seen.insert(story) {
                     candidate_stories.push(story);
                 }
             }
@@ -1031,6 +1032,19 @@ impl BatchAdder<'_> {
     }
 }
 
+/// The new groups' vectors, as the story clustering reads them (not copied).
+struct NewVectors<'a>(&'a [GroupUpdate]);
+
+impl story::Vectors for NewVectors<'_> {
+    type Term = u64;
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+    fn vector(&self, g: usize) -> &[(u64, f32)] {
+        &self.0[g].vector
+    }
+}
+
 /// The new groups' stories among themselves, as `cluster` forms them from their vectors:
 /// index lists into `new` (which is in date order), each ascending, in the order of their first
 /// group. Without stories, every group alone.
@@ -1042,10 +1056,9 @@ fn batch_stories(new: &[GroupUpdate], threshold: Option<f64>) -> Vec<Vec<usize>>
         threshold,
         ..story::StoryOptions::default()
     };
-    let vectors: Vec<TermVector> = new.iter().map(|u| u.vector.clone()).collect();
     let order: Vec<u32> = (0..new.len() as u32).collect();
     let days: Vec<Option<i64>> = new.iter().map(|u| u.day).collect();
-    let labels = story::stories_of_vectors(&vectors, &order, &days, &opts);
+    let labels = story::stories_of_vectors(&NewVectors(new), &order, &days, &opts);
     let mut story_of_label: AHashMap<u32, usize> = AHashMap::new();
     let mut stories: Vec<Vec<usize>> = Vec::new();
     for (i, label) in labels.into_iter().enumerate() {
