@@ -838,12 +838,16 @@ impl BatchAdder<'_> {
             return Ok((self.new_story(next_story)?, unmatched));
         };
         let sum = reader.story(story)?;
+        let mut fallback: Option<Vec<i64>> = None;
         let matched = members
             .iter()
             .zip(&candidate_groups)
             .map(|(update, candidates)| {
-                stories::closest_group(sum, candidates, &update.vector)
-                    .or_else(|| stories::closest_stored_group(sum, first_new, &update.vector))
+                stories::closest_group(sum, candidates, &update.vector).or_else(|| {
+                    let recent = fallback
+                        .get_or_insert_with(|| stories::recent_stored_groups(sum, first_new));
+                    stories::closest_group(sum, recent, &update.vector)
+                })
             })
             .collect();
         Ok((story, matched))

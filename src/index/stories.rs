@@ -41,6 +41,10 @@ const CANDIDATE_GROUPS: usize = 8;
 /// unchanged at 3 and 10 batches; 1.5 cost gvc-dev and the demo 0.01.
 pub const JOIN_MARGIN: f64 = 1.2;
 
+/// At most this many of a story's stored groups are scanned for a new group that joined it
+/// without a candidate of its own in it (see [`recent_stored_groups`]).
+const FALLBACK_GROUPS: usize = 1024;
+
 /// Stories with more groups than this are not refined (all pairs would be too many).
 const MAX_REFINE_GROUPS: usize = 60;
 
@@ -486,20 +490,19 @@ pub fn closest_group(
     best
 }
 
-/// The group of the story stored before the batch (ids below `first_new`) most similar to
-/// `vector`: (its dup id, cosine).
-pub fn closest_stored_group(
-    sum: &StorySum,
-    first_new: i64,
-    vector: &TermVector,
-) -> Option<(i64, f64)> {
-    let stored: Vec<i64> = sum
+/// The stored groups (ids below `first_new`) of a story that a new group without a candidate in
+/// it is compared with, for the article it continues: the [`FALLBACK_GROUPS`] most recent, so
+/// that a batch story of thousands of groups joining a story of thousands costs a bounded scan.
+pub fn recent_stored_groups(sum: &StorySum, first_new: i64) -> Vec<i64> {
+    let mut stored: Vec<i64> = sum
         .groups
         .iter()
         .map(|g| g.dup)
         .filter(|&dup| dup < first_new)
         .collect();
-    closest_group(sum, &stored, vector)
+    stored.sort_unstable_by(|a, b| b.cmp(a));
+    stored.truncate(FALLBACK_GROUPS);
+    stored
 }
 
 /// The parts of a story to move to new stories: parts that `story::refine` separates and that
