@@ -614,7 +614,10 @@ impl StoryTerms {
         self.weigh();
         let vectors = &self.vectors;
         stage("story candidates");
-        let edges = candidate_edges(vectors, order, days, opts, PAIRS_AT_ONCE);
+        let edges = strongest_edges(
+            candidate_edges(vectors, order, days, opts, PAIRS_AT_ONCE),
+            EDGES_PER_GROUP,
+        );
         crate::pipeline::release_freed_memory();
         stage("story linkage");
         stories_from_edges(vectors, &edges, order, opts, stage)
@@ -983,6 +986,42 @@ fn candidate_pairs_by<V: Vectors + ?Sized>(
     pairs.par_sort_unstable();
     pairs.dedup();
     pairs
+}
+
+/// Each group's strongest candidate edges that the linkage considers (see [`strongest_edges`]).
+/// Measured (story B-cubed F1 against the generator's labels; linkage time):
+/// - 100,000 generated articles: F1 0.935 either way; the linkage unchanged (~0.9 s);
+/// - 1,000,000: F1 0.881 either way; the linkage 35.3 → 31.7 s;
+/// - 1,000,000 with name and place pools ten times larger (median degree 14 instead of 5):
+///   F1 0.916 → 0.914; the linkage 110 → 77 s;
+/// - ecbplus-dev, gvc-dev and the demo: no label changed (their degrees are lower).
+const EDGES_PER_GROUP: usize = 10;
+
+/// The edges among the `k` strongest of either of their groups (ties by input order): a group
+/// linked to many others keeps its best links, and the linkage, whose work grows with every
+/// linked pair of clusters, no longer pays for the weakest links of dense candidate graphs.
+/// The averages stay exact: a dropped pair still counts with its true similarity once its
+/// clusters are linked through other pairs. Keeps the input order.
+fn strongest_edges(edges: Vec<StoryEdge>, k: usize) -> Vec<StoryEdge> {
+    // (group, similarity, edge) for both ends of every edge, strongest first per group.
+    let mut ends: Vec<(u32, f32, u32)> = Vec::with_capacity(edges.len() * 2);
+    for (e, edge) in edges.iter().enumerate() {
+        ends.push((edge.a, edge.similarity, e as u32));
+        ends.push((edge.b, edge.similarity, e as u32));
+    }
+    ends.par_sort_unstable_by(|x, y| x.0.cmp(&y.0).then(y.1.total_cmp(&x.1)).then(x.2.cmp(&y.2)));
+    let mut keep = vec![false; edges.len()];
+    for group in ends.chunk_by(|x, y| x.0 == y.0) {
+        for &(_, _, e) in group.iter().take(k) {
+            keep[e as usize] = true;
+        }
+    }
+    drop(ends);
+    edges
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(edge, kept)| kept.then_some(edge))
+        .collect()
 }
 
 /// Candidate pairs held at once by [`candidate_edges`].
@@ -2325,7 +2364,10 @@ pub fn stories_of_vectors<V: Vectors + ?Sized>(
     days: &[Option<i64>],
     opts: &StoryOptions,
 ) -> Vec<u32> {
-    let edges = candidate_edges(vectors, order, days, opts, PAIRS_AT_ONCE);
+    let edges = strongest_edges(
+        candidate_edges(vectors, order, days, opts, PAIRS_AT_ONCE),
+        EDGES_PER_GROUP,
+    );
     stories_from_edges(vectors, &edges, order, opts, &|_| {})
 }
 
@@ -2872,6 +2914,50 @@ mod tests {
             }
             assert_eq!(labels.len(), vectors.len());
         }
+    }
+
+    #[test]
+    fn strongest_edges_keep_each_groups_best_links() {
+        // A complete graph on 14 groups with distinct similarities, and a pendant group.
+        let mut edges = Vec::new();
+        for a in 0..14u32 {
+            for b in a + 1..14 {
+                let similarity = ((a * 31 + b * 17) % 97) as f32 / 97.0 + 0.01;
+                edges.push(StoryEdge { a, b, similarity });
+            }
+        }
+        edges.push(StoryEdge {
+            a: 3,
+            b: 14,
+            similarity: 0.001,
+        });
+        let k = 4;
+        let kept = strongest_edges(edges.clone(), k);
+        // Brute force: an edge stays when it is among the k strongest (ties by input order)
+        // of either end.
+        let rank = |g: u32, e: usize| {
+            let edge = &edges[e];
+            edges
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| x.a == g || x.b == g)
+                .filter(|&(i, x)| {
+                    x.similarity > edge.similarity || (x.similarity == edge.similarity && i < e)
+                })
+                .count()
+        };
+        let expected: Vec<StoryEdge> = edges
+            .iter()
+            .enumerate()
+            .filter(|&(e, edge)| rank(edge.a, e) < k || rank(edge.b, e) < k)
+            .map(|(_, edge)| *edge)
+            .collect();
+        assert_eq!(kept, expected);
+        assert!(kept.len() < edges.len() && kept.len() >= 14 * k / 2);
+        // The pendant group's only link stays, however weak.
+        assert!(kept.iter().any(|e| e.b == 14));
+        // Few links: nothing dropped.
+        assert_eq!(strongest_edges(edges.clone(), 14), edges);
     }
 
     #[test]
