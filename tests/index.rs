@@ -628,3 +628,68 @@ fn the_tables_stay_consistent_over_many_batches() {
         );
     }
 }
+
+/// The seed articles (`../shared/seeds/articles`), sorted by name; `None` (the test is skipped)
+/// when that folder does not exist.
+fn seed_files() -> Option<Vec<PathBuf>> {
+    let seeds = repo("../shared/seeds/articles");
+    let Ok(entries) = std::fs::read_dir(&seeds) else {
+        eprintln!("skipped: {} does not exist", seeds.display());
+        return None;
+    };
+    let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    files.sort();
+    Some(files)
+}
+
+#[test]
+fn a_follow_up_in_a_later_batch_joins_its_story() {
+    let Some(seeds) = seed_files() else {
+        return;
+    };
+    assert_eq!(seeds.len(), 2, "two seed articles");
+    let dir = tempfile::tempdir().unwrap();
+    let (first, later) = (dir.path().join("first"), dir.path().join("later"));
+    for (folder, seed) in [(&first, &seeds[0]), (&later, &seeds[1])] {
+        std::fs::create_dir(folder).unwrap();
+        std::fs::copy(seed, folder.join(seed.file_name().unwrap())).unwrap();
+    }
+    // The first seed arrives with the demo (whose story s01 tells the same events); the
+    // follow-up, months later, in a batch of its own.
+    let db = dir.path().join("feed.db");
+    let output = run(&[
+        "index",
+        "add",
+        db.to_str().unwrap(),
+        repo("data/demo/articles.jsonl").to_str().unwrap(),
+        first.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = dir.path().join("new");
+    add_ok(&db, &later, Some(&out), &[]);
+    let added = read_rows(&out.join("clusters.csv"));
+    assert_eq!(added.len(), 1);
+    let first_id = seeds[0].file_name().unwrap().to_str().unwrap();
+    assert_eq!(added[0]["matched_kind"], "story", "{:?}", added[0]);
+    let exported = export(&db, &dir.path().join("all"));
+    let story_of: BTreeMap<&str, &str> = exported
+        .iter()
+        .map(|r| (r["id"].as_str(), r["story"].as_str()))
+        .collect();
+    let story = story_of[first_id];
+    assert_eq!(
+        added[0]["story"], story,
+        "the follow-up joins the first seed's story"
+    );
+    assert_ne!(
+        added[0]["dup"],
+        exported.iter().find(|r| r["id"] == first_id).unwrap()["dup"]
+    );
+    // That story is the demo's s01 and the two seeds, nothing else.
+    let labels = read_rows(&repo("data/demo/labels.csv"));
+    for label in &labels {
+        let in_s01 = label["story"] == "s01";
+        assert_eq!(story_of[label["id"].as_str()] == story, in_s01, "{label:?}");
+    }
+}
