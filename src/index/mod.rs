@@ -10,13 +10,15 @@
 //! - [`add`] does everything that needs the stored state, in one transaction: a crash or a kill
 //!   leaves the index as it was before the batch;
 //! - [`dups`] finds near-duplicate edges through the stored LSH buckets;
-//! - [`stories`] places new groups in stories, online;
+//! - [`stories`] places new groups in stories: a batch's own stories first, then each joins a
+//!   stored story or stays new;
 //! - [`export`] writes `cluster`'s CSV files for everything stored, and the statistics;
 //! - [`store`] is the file: schema, parameters, blob layout.
 //!
 //! Dup groups are the same as `cluster --no-boilerplate` on everything at once (connected
-//! components of the same verified edges). Stories are assigned online and can differ from a
-//! batch run at the margin; the README says how much.
+//! components of the same verified edges). Stories match a batch run when everything comes in
+//! one batch; across batches they differ, since stored groups never change story (the README
+//! says how much).
 
 pub mod add;
 pub mod batch;
