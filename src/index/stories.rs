@@ -491,8 +491,9 @@ pub fn closest_group(
 }
 
 /// The stored groups (ids below `first_new`) of a story that a new group without a candidate in
-/// it is compared with, for the article it continues: the [`FALLBACK_GROUPS`] most recent, so
-/// that a batch story of thousands of groups joining a story of thousands costs a bounded scan.
+/// it is compared with, for the article it continues: the `FALLBACK_GROUPS` (1,024) most
+/// recent, so that a batch story of thousands of groups joining a story of thousands costs a
+/// bounded scan.
 pub fn recent_stored_groups(sum: &StorySum, first_new: i64) -> Vec<i64> {
     let mut stored: Vec<i64> = sum
         .groups
