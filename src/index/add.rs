@@ -707,15 +707,17 @@ impl BatchAdder<'_> {
         let mut next_story = self.next_id("stories", "story")?;
         let mut matches = vec![None; plans.len()];
         // New groups have the largest ids: below this are the groups stored before the batch.
+        // Without any (a first batch), no new group has a candidate: the lookups are skipped.
         let first_new = new
             .iter()
             .map(|u| plans[u.plan].dup)
             .min()
             .unwrap_or(i64::MAX);
+        let stored_below = self.any_group_below(first_new)?.then_some(first_new);
         for members in batch_stories(&new, self.params.story_threshold) {
             let members: Vec<&GroupUpdate> = members.iter().map(|&i| &new[i]).collect();
             let (story, matched) =
-                self.place_batch_story(&members, first_new, reader, &mut next_story)?;
+                self.place_batch_story(&members, stored_below, reader, &mut next_story)?;
             for (update, matched) in members.into_iter().zip(matched) {
                 let dup = plans[update.plan].dup;
                 self.write_group(dup, story, update, true)?;
@@ -765,6 +767,17 @@ impl BatchAdder<'_> {
         Ok(())
     }
 
+    /// Whether the index holds a dup group with an id below `dup`.
+    fn any_group_below(&self, dup: i64) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM dup_groups WHERE dup < ?1)",
+                [dup],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.sql(e))
+    }
+
     /// Counts, once everything is placed, the stories this batch started and its new groups
     /// that continue stored stories.
     fn count_stories(&self, report: &mut AddReport) -> Result<()> {
@@ -802,16 +815,17 @@ impl BatchAdder<'_> {
 
     /// Chooses the story of new groups that the batch put in one story: the stored story with
     /// the best group-average linkage to all of them, or a new story. Returns it with, per
-    /// member, the stored group it continues.
+    /// member, the stored group it continues. The groups stored before the batch are those with
+    /// ids below `stored_below` (`None`: there are none).
     fn place_batch_story(
         &self,
         members: &[&GroupUpdate],
-        first_new: i64,
+        stored_below: Option<i64>,
         reader: &mut StoryReader<'_>,
         next_story: &mut i64,
     ) -> Result<(i64, Vec<Continued>)> {
         let unmatched = vec![None; members.len()];
-        let Some(threshold) = self.params.story_threshold else {
+        let (Some(threshold), Some(first_new)) = (self.params.story_threshold, stored_below) else {
             return Ok((self.new_story(next_story)?, unmatched));
         };
         reader.trim();
