@@ -614,10 +614,7 @@ impl StoryTerms {
         self.weigh();
         let vectors = &self.vectors;
         stage("story candidates");
-        let edges = strongest_edges(
-            candidate_edges(vectors, order, days, opts, PAIRS_AT_ONCE),
-            EDGES_PER_GROUP,
-        );
+        let edges = linked_edges(vectors, order, days, opts);
         crate::pipeline::release_freed_memory();
         stage("story linkage");
         stories_from_edges(vectors, &edges, order, opts, stage)
@@ -992,7 +989,7 @@ fn candidate_pairs_by<V: Vectors + ?Sized>(
 /// Measured (story B-cubed F1 against the generator's labels; linkage time):
 /// - 100,000 generated articles: F1 0.935 either way; the linkage unchanged (~0.9 s);
 /// - 1,000,000: F1 0.881 either way; the linkage 35.3 → 31.7 s;
-/// - 1,000,000 with name and place pools ten times larger (median degree 14 instead of 5):
+/// - 1,000,000 with name and place pools ten times larger (median degree 14; 5 at 100,000):
 ///   F1 0.916 → 0.914; the linkage 110 → 77 s;
 /// - ecbplus-dev, gvc-dev and the demo: no label changed (their degrees are lower).
 const EDGES_PER_GROUP: usize = 10;
@@ -1022,6 +1019,19 @@ fn strongest_edges(edges: Vec<StoryEdge>, k: usize) -> Vec<StoryEdge> {
         .zip(keep)
         .filter_map(|(edge, kept)| kept.then_some(edge))
         .collect()
+}
+
+/// The edges the linkage considers: the scored candidate edges, each group's strongest.
+fn linked_edges<V: Vectors + ?Sized>(
+    vectors: &V,
+    order: &[u32],
+    days: &[Option<i64>],
+    opts: &StoryOptions,
+) -> Vec<StoryEdge> {
+    strongest_edges(
+        candidate_edges(vectors, order, days, opts, PAIRS_AT_ONCE),
+        EDGES_PER_GROUP,
+    )
 }
 
 /// Candidate pairs held at once by [`candidate_edges`].
@@ -2364,10 +2374,7 @@ pub fn stories_of_vectors<V: Vectors + ?Sized>(
     days: &[Option<i64>],
     opts: &StoryOptions,
 ) -> Vec<u32> {
-    let edges = strongest_edges(
-        candidate_edges(vectors, order, days, opts, PAIRS_AT_ONCE),
-        EDGES_PER_GROUP,
-    );
+    let edges = linked_edges(vectors, order, days, opts);
     stories_from_edges(vectors, &edges, order, opts, &|_| {})
 }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, cluster, partition, read_rows, repo, run, stderr};
+use common::{bin, cluster, partition, read_rows, repo, run, seed_articles, stderr};
 use storyhash::eval;
 use storyhash::gen::{generate_corpus, GenOptions};
 
@@ -629,14 +629,9 @@ fn the_tables_stay_consistent_over_many_batches() {
     }
 }
 
-/// The seed articles (`../shared/seeds/articles`), sorted by name; `None` (the test is skipped)
-/// when that folder does not exist.
+/// The seed articles, sorted by name (`None`: the test is skipped).
 fn seed_files() -> Option<Vec<PathBuf>> {
-    let seeds = repo("../shared/seeds/articles");
-    let Ok(entries) = std::fs::read_dir(&seeds) else {
-        eprintln!("skipped: {} does not exist", seeds.display());
-        return None;
-    };
+    let entries = std::fs::read_dir(seed_articles()?).expect("a readable seeds folder");
     let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
     files.sort();
     Some(files)

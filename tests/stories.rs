@@ -5,9 +5,9 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{cluster, read_rows, repo, run, stderr};
+use common::{cluster, read_rows, repo, run, seed_articles, stderr};
 
 type Row = BTreeMap<String, String>;
 
@@ -24,16 +24,6 @@ fn cluster_jsonl(articles: &[serde_json::Value]) -> (tempfile::TempDir, Vec<Row>
     assert!(output.status.success(), "{}", stderr(&output));
     let rows = read_rows(&out.join("clusters.csv"));
     (dir, rows)
-}
-
-/// The seed articles' folder, or `None` (said on stderr) when this checkout has none.
-fn seed_articles() -> Option<PathBuf> {
-    let seeds = repo("../shared/seeds/articles");
-    if seeds.is_dir() {
-        return Some(seeds);
-    }
-    eprintln!("skipped: {} does not exist", seeds.display());
-    None
 }
 
 /// The demo's gold story of each article id.

@@ -14,6 +14,17 @@ pub fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
+/// The seed articles' folder (`../shared/seeds/articles`), or `None` (said on stderr: the
+/// test is skipped) when this checkout has none.
+pub fn seed_articles() -> Option<PathBuf> {
+    let seeds = repo("../shared/seeds/articles");
+    if seeds.is_dir() {
+        return Some(seeds);
+    }
+    eprintln!("skipped: {} does not exist", seeds.display());
+    None
+}
+
 /// Runs `storyhash` with arguments, returning its output (never panics on a non-zero exit).
 pub fn run(args: &[&str]) -> Output {
     bin()
