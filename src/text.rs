@@ -415,7 +415,10 @@ fn normalize(line: &str, out: &mut String) -> bool {
 /// are the runs of ones: a byte-at-a-time scanner mispredicts at nearly every word end.
 fn ascii_word_spans(padded: &[u8], mut each: impl FnMut(usize, usize)) {
     let text_end = padded.len().saturating_sub(PAD_AFTER);
-    let mut run_start: Option<usize> = None;
+    // The start of a word that runs on past the block being read.
+    let mut open: Option<usize> = None;
+    // Whether the last byte of the previous block belongs to a word.
+    let mut carry = 0u64;
     let mut base = 1;
     while base < text_end {
         let mut mask = word_mask(padded, base);
@@ -423,32 +426,45 @@ fn ascii_word_spans(padded: &[u8], mut each: impl FnMut(usize, usize)) {
         if valid < 64 {
             mask &= (1u64 << valid) - 1;
         }
-        let mut pos = 0u32;
-        loop {
-            let ahead = u64::MAX << pos;
-            match run_start {
-                Some(start) => {
-                    let ends = !mask & ahead;
-                    if ends == 0 {
-                        break; // the word goes on into the next block
-                    }
-                    pos = ends.trailing_zeros();
-                    emit_word(padded, start, base + pos as usize, &mut each);
-                    run_start = None;
-                }
-                None => {
-                    let starts = mask & ahead;
-                    if starts == 0 {
-                        break;
-                    }
-                    pos = starts.trailing_zeros();
-                    run_start = Some(base + pos as usize);
-                }
+        // A word starts where a word byte follows a non-word byte, and ends (exclusive) where
+        // a non-word byte follows a word byte. Within a block the two alternate, so each start
+        // pairs with the next end: no branch on the state at every word boundary.
+        let follows_word = (mask << 1) | carry;
+        let mut starts = mask & !follows_word;
+        let mut ends = !mask & follows_word;
+        carry = mask >> 63;
+        if let Some(start) = open {
+            if ends == 0 {
+                base += 64;
+                continue; // the word goes on through this whole block
             }
+            emit_word(
+                padded,
+                start,
+                base + ends.trailing_zeros() as usize,
+                &mut each,
+            );
+            ends &= ends - 1;
+            open = None;
+        }
+        while starts != 0 {
+            let start = base + starts.trailing_zeros() as usize;
+            starts &= starts - 1;
+            if ends == 0 {
+                open = Some(start); // ends in a later block
+                break;
+            }
+            emit_word(
+                padded,
+                start,
+                base + ends.trailing_zeros() as usize,
+                &mut each,
+            );
+            ends &= ends - 1;
         }
         base += 64;
     }
-    if let Some(start) = run_start {
+    if let Some(start) = open {
         emit_word(padded, start, text_end, &mut each);
     }
 }
@@ -770,6 +786,24 @@ mod tests {
             s.clear();
             // Up to three 64-byte blocks, so that words cross block boundaries.
             let len = crate::minhash::splitmix64(&mut state) % 200;
+            for _ in 0..len {
+                let pick = crate::minhash::splitmix64(&mut state) % ALPHABET.len() as u64;
+                s.push(char::from(ALPHABET[pick as usize]));
+            }
+            assert_same_words(&s);
+        }
+    }
+
+    #[test]
+    fn ascii_words_longer_than_a_block_match_unicode_words() {
+        // Few boundaries: words of tens to hundreds of bytes, ending at every place of a block,
+        // and words that run through whole blocks.
+        const ALPHABET: &[u8] = b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab1_. ";
+        let mut state = 0x10ad;
+        let mut s = String::new();
+        for _ in 0..20_000 {
+            s.clear();
+            let len = crate::minhash::splitmix64(&mut state) % 400;
             for _ in 0..len {
                 let pick = crate::minhash::splitmix64(&mut state) % ALPHABET.len() as u64;
                 s.push(char::from(ALPHABET[pick as usize]));
