@@ -369,6 +369,7 @@ struct FirstPass {
     metas: Vec<ArticleMeta>,
     /// Signatures, `num_perm` values per article.
     values: Vec<u32>,
+    /// Each article's line hashes, for the boilerplate pass (empty without it).
     line_hashes: Vec<Vec<u64>>,
     /// The articles themselves, in memory mode only.
     kept: Option<Vec<Article>>,
@@ -457,29 +458,38 @@ impl<'a> Signer<'a> {
         let mut values = vec![0u32; batch.len() * k];
         let (opts, hasher, progress) = (self.opts, self.hasher, self.progress);
         let spool = self.first.spool.as_ref();
-        let signed: Vec<(Vec<u64>, Option<SpoolRecord>)> = values
+        // Line hashes only serve the boilerplate pass: without it, no article pays for them.
+        let record_lines = opts.boilerplate;
+        // Per article: `None` when it has no words, else its line hashes and spool record.
+        let signed: Vec<Option<(Vec<u64>, Option<SpoolRecord>)>> = values
             .par_chunks_mut(k)
             .zip(batch.par_iter())
             .map_init(Worker::default, |worker, (signature, article)| {
-                let tokens = match spool {
-                    Some(_) => {
-                        worker.sign_and_spool(&article.text, &opts.shingle, hasher, signature)
-                    }
-                    None => worker.sign(&article.text, &opts.shingle, hasher, None, signature),
+                let (text, shingle) = (&article.text, &opts.shingle);
+                let tokens = if record_lines {
+                    let spooled = spool.is_some();
+                    worker.sign_recording_lines(text, shingle, hasher, signature, spooled)
+                } else {
+                    worker.sign(text, shingle, hasher, None, signature)
                 };
                 progress.articles(1);
                 if tokens == 0 {
-                    return (Vec::new(), None); // no words: rejected below
+                    return None; // rejected below
                 }
                 let spooled = spool.and_then(|spool| spool.append(&worker.record));
-                (worker.line_hashes.clone(), spooled)
+                let lines = if record_lines {
+                    worker.line_hashes.clone()
+                } else {
+                    Vec::new()
+                };
+                Some((lines, spooled))
             })
             .collect();
         let first = &mut self.first;
-        for ((mut article, (lines, spooled)), signature) in
+        for ((mut article, signed), signature) in
             batch.into_iter().zip(signed).zip(values.chunks(k))
         {
-            if lines.is_empty() {
+            let Some((lines, spooled)) = signed else {
                 first.rejects.push(Reject {
                     file: article.origin.file.to_string(),
                     line: article.origin.line,
@@ -487,12 +497,14 @@ impl<'a> Signer<'a> {
                     reason: RejectReason::NoWords,
                 });
                 continue;
-            }
+            };
             if article.text.len() > opts.shingle.max_doc_bytes {
                 first.capped_articles += 1;
             }
             first.values.extend_from_slice(signature);
-            first.line_hashes.push(lines);
+            if record_lines {
+                first.line_hashes.push(lines);
+            }
             if first.spool.is_some() {
                 // A failed write abandons the whole spool (see `SharedSpool`): any place will do.
                 first
@@ -1073,7 +1085,7 @@ pub(crate) struct Worker {
     pub(crate) term_scratch: keyterms::TermScratch,
     /// The hashes of the lines with words of the article signed last (boilerplate included).
     pub(crate) line_hashes: Vec<u64>,
-    /// The spool record of the article signed last by [`Worker::sign_and_spool`].
+    /// The spool record of the article signed last by [`Worker::sign_recording_lines`] with `spool`.
     record: Vec<u8>,
 }
 
@@ -1089,26 +1101,28 @@ impl Worker {
         signature: &mut [u32],
     ) -> usize {
         hasher.start(signature);
-        let tokens = text::shingle_text(
+        let tokens = text::shingle_lines(
             text,
             shingle,
             skip,
             &mut self.scratch,
-            &mut self.line_hashes,
+            |_| {},
             |shingle| hasher.add(shingle, signature),
         );
         hasher.finish(signature);
         tokens
     }
 
-    /// [`Worker::sign`] without skipping, also encoding the article's spool record (its
-    /// tokens, line by line) into `self.record`.
-    fn sign_and_spool(
+    /// [`Worker::sign`] without skipping, also recording the hash of every line with words in
+    /// `self.line_hashes` (for the boilerplate pass) and, with `spool`, encoding the article's
+    /// spool record (its tokens, line by line) into `self.record`.
+    fn sign_recording_lines(
         &mut self,
         text: &str,
         shingle: &ShingleOptions,
         hasher: &MinHasher,
         signature: &mut [u32],
+        spool: bool,
     ) -> usize {
         self.line_hashes.clear();
         self.record.clear();
@@ -1119,9 +1133,11 @@ impl Worker {
             shingle,
             None,
             &mut self.scratch,
-            |line_hash, tokens| {
-                line_hashes.push(line_hash);
-                spool::encode_line(tokens, record);
+            |tokens| {
+                line_hashes.push(text::tokens_line_hash(tokens, shingle.seed));
+                if spool {
+                    spool::encode_line(tokens, record);
+                }
             },
             |shingle| hasher.add(shingle, signature),
         );

@@ -182,8 +182,8 @@ mod tests {
         let mut scratch = Scratch::default();
         let mut record = Vec::new();
         let mut line_hashes = Vec::new();
-        text::for_each_line(text, &opts, &mut scratch, |hash, tokens| {
-            line_hashes.push(hash);
+        text::for_each_line(text, &opts, &mut scratch, |tokens| {
+            line_hashes.push(text::tokens_line_hash(tokens, opts.seed));
             encode_line(tokens, &mut record);
         });
         let mut spool = SpoolWriter::create().unwrap();

@@ -96,16 +96,19 @@ pub fn capped(text: &str, max_bytes: usize) -> &str {
     &text[..end]
 }
 
-/// Calls `each(line_hash, tokens)` for every line of `text` that has words, in order.
+/// Calls `each(tokens)` for every line of `text` that has words, in order. A line's hash, for
+/// the callers that need it, is [`tokens_line_hash`] of its tokens: only they pay for it.
 pub fn for_each_line(
     text: &str,
     opts: &ShingleOptions,
     scratch: &mut Scratch,
-    mut each: impl FnMut(u64, &[Token]),
+    mut each: impl FnMut(&[Token]),
 ) {
     for line in capped(text, opts.max_doc_bytes).lines() {
-        if let Some(line_hash) = line_hash(line, opts.seed, scratch) {
-            each(line_hash, &scratch.line_tokens);
+        scratch.line_tokens.clear();
+        tokenize_line(line, opts.seed, scratch);
+        if !scratch.line_tokens.is_empty() {
+            each(&scratch.line_tokens);
         }
     }
 }
@@ -127,25 +130,25 @@ pub fn shingle_text(
         opts,
         skip,
         scratch,
-        |line_hash, _| line_hashes.push(line_hash),
+        |tokens| line_hashes.push(tokens_line_hash(tokens, opts.seed)),
         emit,
     )
 }
 
-/// [`shingle_text`], showing every line with words (boilerplate or not) to `each_line` with
-/// its hash and tokens.
+/// [`shingle_text`], showing the tokens of every line with words (boilerplate or not) to
+/// `each_line` instead of recording line hashes.
 pub fn shingle_lines(
     text: &str,
     opts: &ShingleOptions,
     skip: Option<&BoilerplateLines>,
     scratch: &mut Scratch,
-    mut each_line: impl FnMut(u64, &[Token]),
+    mut each_line: impl FnMut(&[Token]),
     mut emit: impl FnMut(u64),
 ) -> usize {
     let mut window = ShingleWindow::new(opts.size);
-    for_each_line(text, opts, scratch, |line_hash, tokens| {
-        each_line(line_hash, tokens);
-        if skip.is_some_and(|lines| lines.contains(line_hash)) {
+    for_each_line(text, opts, scratch, |tokens| {
+        each_line(tokens);
+        if skip.is_some_and(|lines| lines.contains(tokens_line_hash(tokens, opts.seed))) {
             return;
         }
         for &token in tokens {
@@ -166,7 +169,8 @@ pub fn tokenize(
 ) {
     doc.tokens.clear();
     doc.line_hashes.clear();
-    for_each_line(text, opts, scratch, |line_hash, tokens| {
+    for_each_line(text, opts, scratch, |tokens| {
+        let line_hash = tokens_line_hash(tokens, opts.seed);
         if skip.is_some_and(|lines| lines.contains(line_hash)) {
             return;
         }
@@ -183,7 +187,7 @@ pub fn line_hash(line: &str, seed: u64, scratch: &mut Scratch) -> Option<u64> {
     if scratch.line_tokens.is_empty() {
         return None;
     }
-    Some(hash_sequence(&scratch.line_tokens, seed))
+    Some(tokens_line_hash(&scratch.line_tokens, seed))
 }
 
 /// Normalizes one line and appends its tokens.
@@ -550,8 +554,9 @@ fn is_unspaced_script(c: char) -> bool {
     )
 }
 
-/// A stable hash of a sequence of tokens (a line's).
-fn hash_sequence(tokens: &[Token], seed: u64) -> u64 {
+/// The hash of a line from its tokens: a stable hash of the token sequence, so that lines
+/// differing only in case, spacing or punctuation hash the same.
+pub fn tokens_line_hash(tokens: &[Token], seed: u64) -> u64 {
     let hash = tokens.iter().fold(0u64, |hash, &token| {
         hash.wrapping_mul(SEQUENCE_BASE)
             .wrapping_add(sequence_term(token))
