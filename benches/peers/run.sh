@@ -60,6 +60,7 @@ fi
 version() { "$PY" -c "from importlib.metadata import version; print(version('$1'))" 2>/dev/null; }
 
 ROWS=()
+declare -A RATE
 NOTES=("- load average when the measurements started: $(cut -d' ' -f1-3 /proc/loadavg)")
 # measure NAME VERSION PRED_CSV COMMAND...: wall time and peak RSS of COMMAND, then its scores
 measure() {
@@ -74,6 +75,7 @@ measure() {
     local wall rss p r f1 scored
     read -r wall rss < <(tail -n 1 "$WORK/$name.time")
     read -r p r f1 scored < <("$PY" "$HERE/score.py" "$LABELS" "$pred" dup)
+    RATE[$name]=$(awk -v n="$N" -v w="$wall" 'BEGIN { printf "%.0f", n / w }')
     ROWS+=("$(awk -v n="$N" -v w="$wall" -v m="$rss" -v name="$name" -v ver="$ver" \
         -v p="$p" -v r="$r" -v f="$f1" 'BEGIN {
             printf "| %s | %s | %.0f | %.2f | %.0f | %s | %s | %s |", name, ver, n / w, w, m / 1024, p, r, f }')")
@@ -86,6 +88,9 @@ measure() {
 SH_VERSION="$("$BIN" --version | cut -d' ' -f2) ($(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo +dirty))"
 measure "storyhash --no-stories" "$SH_VERSION" "$WORK/storyhash-dups/clusters.csv" \
     "$BIN" cluster "$DOCS" --out "$WORK/storyhash-dups" --threshold 0.8 --no-stories --quiet
+# The peers' own job: every line of the text hashed (storyhash drops site boilerplate by default).
+measure "storyhash --no-stories --no-boilerplate" "$SH_VERSION" "$WORK/storyhash-whole/clusters.csv" \
+    "$BIN" cluster "$DOCS" --out "$WORK/storyhash-whole" --threshold 0.8 --no-stories --no-boilerplate --quiet
 measure "storyhash (stories on)" "$SH_VERSION" "$WORK/storyhash-stories/clusters.csv" \
     "$BIN" cluster "$DOCS" --out "$WORK/storyhash-stories" --threshold 0.8 --quiet
 NOTES+=("- storyhash: b, r chosen as datasketch chooses them (same weighted FP/FN areas, 0.5/0.5): $("$PY" -c \
@@ -109,6 +114,20 @@ for tool in datasketch rensa gaoya; do
     fi
 done
 
+# Each storyhash row against the fastest peer as its users write it (Python-side tokenization).
+fastest=
+for tool in datasketch rensa gaoya; do
+    rate=${RATE[$tool]:-}
+    [ -n "$rate" ] || continue
+    if [ -z "$fastest" ] || [ "$rate" -gt "${RATE[$fastest]}" ]; then fastest=$tool; fi
+done
+if [ -n "$fastest" ]; then
+    for name in "storyhash --no-stories" "storyhash --no-stories --no-boilerplate" "storyhash (stories on)"; do
+        [ -n "${RATE[$name]:-}" ] || continue
+        NOTES+=("- $name: $(awk -v a="${RATE[$name]}" -v b="${RATE[$fastest]}" 'BEGIN { printf "%.1f", a / b }')x the articles/s of the fastest peer ($fastest)")
+    done
+fi
+
 {
     echo "Near-duplicates at Jaccard 0.8 (word 5-grams, 128 hashes), $N articles of \`storyhash gen --seed $SEED\`,"
     echo "$(nproc) cores, $(date -u +%Y-%m-%d). Wall time and peak RSS of the whole process; P/R/F1 are pairwise over dup groups."
@@ -128,6 +147,6 @@ echo "table written to $WORK/peers.md"
 # The corpus and the tools' cluster files (~400 MB at 100k) go; the table and each tool's
 # stderr and timing stay. KEEP=1 keeps everything. (Disks left full by such runs once failed CI.)
 if [ "${KEEP:-0}" != 1 ]; then
-    rm -rf "$WORK/gen" "$WORK/storyhash-dups" "$WORK/storyhash-stories"
+    rm -rf "$WORK/gen" "$WORK/storyhash-dups" "$WORK/storyhash-whole" "$WORK/storyhash-stories"
     rm -f "$WORK"/datasketch.csv "$WORK"/rensa.csv "$WORK"/gaoya.csv "$WORK"/gaoya-native.csv
 fi
