@@ -11,7 +11,6 @@
 //! spreadsheet would execute as a formula are prefixed with `'`. This module computes nothing.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -53,9 +52,80 @@ pub const REJECT_COLUMNS: [&str; 4] = ["file", "line", "id", "reason"];
 /// Makes a cell safe to open in a spreadsheet: a leading `=`, `+`, `-`, `@`, tab or carriage
 /// return would start a formula, so such a cell gets a leading `'` (shown as text).
 pub fn safe_cell(cell: &str) -> Cow<'_, str> {
-    match cell.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{cell}")),
-        _ => Cow::Borrowed(cell),
+    if starts_formula(cell) {
+        return Cow::Owned(format!("'{cell}"));
+    }
+    Cow::Borrowed(cell)
+}
+
+/// Whether a cell starting with this byte needs [`safe_cell`]'s `'`.
+fn starts_formula(cell: &str) -> bool {
+    matches!(
+        cell.as_bytes().first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    )
+}
+
+/// One row's cells, formatted into buffers that are reused from row to row (a row of owned
+/// strings cost ~8 allocations; clusters.csv has one row per article).
+#[derive(Default)]
+pub(crate) struct RowCells {
+    text: String,
+    /// Where each cell ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl RowCells {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+
+    /// A cell as it is (numbers, fixed words).
+    pub(crate) fn raw(&mut self, cell: &str) {
+        self.text.push_str(cell);
+        self.ends.push(self.text.len());
+    }
+
+    /// A text cell, made [`safe_cell`].
+    pub(crate) fn text(&mut self, cell: &str) {
+        if starts_formula(cell) {
+            self.text.push('\'');
+        }
+        self.raw(cell);
+    }
+
+    /// A cell of a number or another value, formatted in place.
+    pub(crate) fn display(&mut self, value: impl std::fmt::Display) {
+        use std::fmt::Write as _;
+        // Writing into a String cannot fail.
+        let _ = write!(self.text, "{value}");
+        self.ends.push(self.text.len());
+    }
+
+    /// Starts a text cell built in pieces with [`RowCells::piece`], ended by
+    /// [`RowCells::end_text`].
+    pub(crate) fn start_text(&mut self) -> usize {
+        self.text.len()
+    }
+
+    pub(crate) fn piece(&mut self, piece: &str) {
+        self.text.push_str(piece);
+    }
+
+    /// Ends a text cell begun at `start`, made [`safe_cell`].
+    pub(crate) fn end_text(&mut self, start: usize) {
+        if starts_formula(&self.text[start..]) {
+            self.text.insert(start, '\'');
+        }
+        self.ends.push(self.text.len());
+    }
+
+    fn cells(&self) -> impl Iterator<Item = &str> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(&self.ends)
+            .map(|(start, &end)| &self.text[start..end])
     }
 }
 
@@ -175,16 +245,19 @@ impl CsvOutput {
     /// Writes one row per item, the same bytes as [`CsvOutput::row`] for each in turn; the
     /// rows are formatted on all threads, a slice per task and a window at a time (so the
     /// formatted rows held stay small), and written in order.
-    pub(crate) fn rows_in_parallel<'a, T: Sync>(
+    pub(crate) fn rows_in_parallel<T: Sync>(
         &mut self,
         items: &[T],
-        cells: impl Fn(&T) -> Vec<Cow<'a, str>> + Sync,
+        cells: impl Fn(&T, &mut RowCells) + Sync,
     ) -> Result<()> {
         let format = |rows: &[T]| -> csv::Result<Vec<u8>> {
             let mut writer = csv::Writer::from_writer(Vec::new());
+            let mut row = RowCells::default();
             for item in rows {
-                for cell in cells(item) {
-                    writer.write_field(cell.as_ref())?;
+                row.clear();
+                cells(item, &mut row);
+                for cell in row.cells() {
+                    writer.write_field(cell)?;
                 }
                 writer.write_record(None::<&[u8]>)?;
             }
@@ -333,13 +406,6 @@ pub fn row_order(clustering: &Clustering) -> Vec<u32> {
     keyed.into_iter().map(|(_, doc)| doc).collect()
 }
 
-fn display_date(article: &ArticleMeta) -> Cow<'_, str> {
-    match article.date_key {
-        Some(date) => Cow::Owned(date.to_iso()),
-        None => Cow::Borrowed(article.date()),
-    }
-}
-
 pub fn write_clusters(clustering: &Clustering, path: &Path) -> Result<()> {
     clusters_output(clustering, path)?.commit()
 }
@@ -358,26 +424,27 @@ fn clusters_output(clustering: &Clustering, path: &Path) -> Result<CsvOutput> {
                 .sum()
         })
         .collect();
-    out.rows_in_parallel(&row_order(clustering), |&doc| {
+    out.rows_in_parallel(&row_order(clustering), |&doc, row| {
         let doc = doc as usize;
         let article = &clustering.articles[doc];
         let dup = clustering.dup_of[doc] as usize;
         let story = clustering.story_of[doc] as usize;
         let group = &clustering.dup_groups[dup];
         let canonical = group.canonical() as usize == doc;
-        vec![
-            safe_cell(article.id()),
-            Cow::Owned((story + 1).to_string()),
-            Cow::Owned((dup + 1).to_string()),
-            Cow::Borrowed(if canonical { "true" } else { "false" }),
-            Cow::Owned(format!("{:.4}", clustering.similarity[doc])),
-            Cow::Owned(group.members.len().to_string()),
-            Cow::Owned(story_sizes[story].to_string()),
-            Cow::Owned(safe_cell(&display_date(article)).into_owned()),
-            safe_cell(article.source()),
-            safe_cell(article.url()),
-            safe_cell(article.title()),
-        ]
+        row.text(article.id());
+        row.display(story + 1);
+        row.display(dup + 1);
+        row.raw(if canonical { "true" } else { "false" });
+        row.display(format_args!("{:.4}", clustering.similarity[doc]));
+        row.display(group.members.len());
+        row.display(story_sizes[story]);
+        match article.date_key {
+            Some(date) => row.text(&date.to_iso()),
+            None => row.text(article.date()),
+        }
+        row.text(article.source());
+        row.text(article.url());
+        row.text(article.title());
     })?;
     Ok(out)
 }
@@ -390,40 +457,43 @@ pub fn write_stories(clustering: &Clustering, path: &Path) -> Result<()> {
 fn stories_output(clustering: &Clustering, path: &Path) -> Result<CsvOutput> {
     let mut out = CsvOutput::create(path, &STORY_COLUMNS)?;
     let numbers: Vec<usize> = (0..clustering.stories.len()).collect();
-    out.rows_in_parallel(&numbers, |&s| {
+    out.rows_in_parallel(&numbers, |&s, row| {
         let story = &clustering.stories[s];
-        let members: Vec<&ArticleMeta> = story
-            .dup_groups
-            .iter()
-            .flat_map(|&g| &clustering.dup_groups[g as usize].members)
-            .map(|&doc| &clustering.articles[doc as usize])
-            .collect();
-        let dates: Vec<DateKey> = members.iter().filter_map(|a| a.date_key).collect();
-        let first = dates.iter().min().map(|d| d.to_iso()).unwrap_or_default();
-        let last = dates.iter().max().map(|d| d.to_iso()).unwrap_or_default();
-        let sources: BTreeSet<&str> = members
-            .iter()
+        let members = || {
+            story
+                .dup_groups
+                .iter()
+                .flat_map(|&g| &clustering.dup_groups[g as usize].members)
+                .map(|&doc| &clustering.articles[doc as usize])
+        };
+        let dates = members().filter_map(|a| a.date_key);
+        let (first, last) = dates.fold((None, None), |(first, last), date| {
+            (
+                Some(first.map_or(date, |f: DateKey| f.min(date))),
+                Some(last.map_or(date, |l: DateKey| l.max(date))),
+            )
+        });
+        let mut sources: Vec<&str> = members()
             .map(|a| a.source())
             .filter(|s| !s.is_empty())
             .collect();
-        let sources = sources.into_iter().collect::<Vec<_>>().join(";");
-        let headline = story_headline(clustering, s);
-        vec![
-            Cow::Owned((s + 1).to_string()),
-            Cow::Owned(members.len().to_string()),
-            Cow::Owned(story.dup_groups.len().to_string()),
-            Cow::Owned(first),
-            Cow::Owned(last),
-            Cow::Owned(safe_cell(&sources).into_owned()),
-            safe_cell(headline),
-            Cow::Owned(
-                clustering
-                    .story_keywords
-                    .get(s)
-                    .cloned()
-                    .unwrap_or_default(),
-            ),
-        ]
+        sources.sort_unstable();
+        sources.dedup();
+        row.display(s + 1);
+        row.display(members().count());
+        row.display(story.dup_groups.len());
+        row.raw(&first.map(|d| d.to_iso()).unwrap_or_default());
+        row.raw(&last.map(|d| d.to_iso()).unwrap_or_default());
+        let start = row.start_text();
+        for (i, source) in sources.iter().enumerate() {
+            if i > 0 {
+                row.piece(";");
+            }
+            row.piece(source);
+        }
+        row.end_text(start);
+        row.text(story_headline(clustering, s));
+        row.raw(clustering.story_keywords.get(s).map_or("", String::as_str));
     })?;
     Ok(out)
 }
@@ -597,6 +667,26 @@ fn write_json_record(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_cells_are_the_cells_pushed_with_formulas_defused() {
+        let mut row = RowCells::default();
+        for _ in 0..2 {
+            // The second time round, the buffers are reused.
+            row.clear();
+            row.text("=SUM(A1)");
+            row.raw("-1");
+            row.display(format_args!("{:.4}", 0.5f32));
+            row.text("");
+            let start = row.start_text();
+            row.piece("+a");
+            row.piece(";b");
+            row.end_text(start);
+            row.text("plain");
+            let cells: Vec<&str> = row.cells().collect();
+            assert_eq!(cells, ["'=SUM(A1)", "-1", "0.5000", "", "'+a;b", "plain"]);
+        }
+    }
 
     /// The temporary files in `dir` (named `.<name>.tmp-<pid>`).
     fn temporary_files(dir: &Path) -> Vec<String> {
