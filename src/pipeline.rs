@@ -708,7 +708,7 @@ impl Revisit for Resign<'_> {
 /// The second pass from the spool: re-signs the articles that contain boilerplate, without it,
 /// from their spooled tokens. Returns how many were re-signed.
 fn resign_from_spool(
-    mut spool: SpoolReader,
+    spool: SpoolReader,
     spooled: &[SpoolRecord],
     skipped: &SkippedLines,
     hasher: &MinHasher,
@@ -720,53 +720,65 @@ fn resign_from_spool(
         path: std::env::temp_dir(),
         source: err,
     };
-    let mut resigned = 0;
-    // The spool is read front to back: records in the order the threads wrote them.
+    // In spool order, neighbours' records lie side by side: a task reads its articles' records
+    // in one read, and every task reads on its own thread (no serial read between batches).
     let mut in_spool_order: Vec<usize> = (0..spooled.len())
         .filter(|&doc| !skipped.of(doc).is_empty())
         .collect();
     in_spool_order.sort_unstable_by_key(|&doc| spooled[doc].offset);
-    let mut docs = in_spool_order.into_iter().peekable();
-    let mut records = Vec::new();
-    let mut batch: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
-    while docs.peek().is_some() {
-        records.clear();
-        batch.clear();
-        while records.len() < BATCH_BYTES && batch.len() < BATCH_ARTICLES {
-            let Some(doc) = docs.next() else {
-                break;
-            };
-            let start = records.len();
-            spool
-                .read_into(spooled[doc], &mut records)
-                .map_err(spool_error)?;
-            batch.push((doc, start..records.len()));
-        }
-        let fresh: Vec<Option<Vec<u32>>> = batch
-            .par_iter()
-            .map(|(doc, range)| {
+    let resign = |docs: &[usize]| -> std::io::Result<Vec<(usize, Vec<u32>)>> {
+        let mut fresh = Vec::with_capacity(docs.len());
+        let mut records = Vec::new();
+        for run in docs.chunk_by(|&a, &b| {
+            let end_of_a = spooled[a].offset + u64::from(spooled[a].len);
+            spooled[b].offset.saturating_sub(end_of_a) <= SPOOL_GAP_READ
+        }) {
+            // Records side by side (or nearly: a few articles without boilerplate between
+            // them) are read at once.
+            let (first, last) = (spooled[run[0]], spooled[run[run.len() - 1]]);
+            let end = last.offset + u64::from(last.len);
+            records.clear();
+            spool.read_span(first.offset, (end - first.offset) as usize, &mut records)?;
+            for &doc in run {
+                let place = spooled[doc];
+                let from = (place.offset - first.offset) as usize;
+                let record = &records[from..from + place.len as usize];
                 let mut signature = vec![0u32; k];
                 hasher.start(&mut signature);
-                let tokens = spool::shingle_record(
-                    &records[range.clone()],
-                    skipped.of(*doc),
-                    opts.shingle.size,
-                    |shingle| hasher.add(shingle, &mut signature),
-                );
+                let tokens =
+                    spool::shingle_record(record, skipped.of(doc), opts.shingle.size, |shingle| {
+                        hasher.add(shingle, &mut signature)
+                    });
                 hasher.finish(&mut signature);
-                (tokens > 0).then_some(signature)
-            })
-            .collect();
-        for ((doc, _), signature) in batch.iter().zip(fresh) {
-            let Some(signature) = signature else {
-                continue; // nothing but boilerplate: the first signature stays
-            };
+                // Nothing but boilerplate: the first signature stays.
+                if tokens > 0 {
+                    fresh.push((doc, signature));
+                }
+            }
+        }
+        Ok(fresh)
+    };
+    let mut resigned = 0;
+    for window in in_spool_order.chunks(BATCH_ARTICLES) {
+        let fresh: Vec<Vec<(usize, Vec<u32>)>> = window
+            .par_chunks(SPOOL_TASK_ARTICLES)
+            .map(resign)
+            .collect::<std::io::Result<_>>()
+            .map_err(spool_error)?;
+        for (doc, signature) in fresh.into_iter().flatten() {
             signatures.values_mut()[doc * k..(doc + 1) * k].copy_from_slice(&signature);
             resigned += 1;
         }
     }
     Ok(resigned)
 }
+
+/// Articles re-signed by one task of [`resign_from_spool`] (their records, ~0.6 MB at the
+/// generator's article lengths, read at once when they lie side by side).
+const SPOOL_TASK_ARTICLES: usize = 256;
+/// Bytes between two records that one read of [`resign_from_spool`] reads through rather than
+/// split in two reads.
+const SPOOL_GAP_READ: u64 = 16 << 10;
 
 /// The third pass: extracts each article's key terms and folds them straight into its dup
 /// group's terms, so that only the open groups' sums are held, never every article's terms.

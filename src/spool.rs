@@ -13,7 +13,9 @@
 //! the process dies). This module does not decide which lines to skip; it is told.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::io::{self, BufWriter, Write};
+#[cfg(not(unix))]
+use std::io::{Read, Seek};
 use std::sync::{Mutex, PoisonError};
 
 use crate::text::{ShingleWindow, Token};
@@ -56,11 +58,11 @@ impl SpoolWriter {
 
     /// Ends writing; the spool can then be read back.
     pub fn finish(self) -> io::Result<SpoolReader> {
-        let mut file = self.file.into_inner().map_err(|err| err.into_error())?;
-        file.rewind()?;
+        let file = self.file.into_inner().map_err(|err| err.into_error())?;
         Ok(SpoolReader {
-            file: BufReader::with_capacity(1 << 20, file),
-            position: 0,
+            file,
+            #[cfg(not(unix))]
+            seek: Mutex::new(()),
         })
     }
 }
@@ -112,29 +114,40 @@ pub fn encode_line(tokens: &[Token], out: &mut Vec<u8>) {
     }
 }
 
-/// The spool read back, in increasing offsets.
+/// The spool read back: any part, from any thread (reads at an offset share no position).
 #[derive(Debug)]
 pub struct SpoolReader {
-    file: BufReader<File>,
-    position: u64,
+    file: File,
+    /// Serializes seek-then-read where the system has no positional reads.
+    #[cfg(not(unix))]
+    seek: Mutex<()>,
 }
 
 impl SpoolReader {
-    /// Appends the bytes of `record` to `out`. Records must be read in increasing offsets;
-    /// the ones in between are skipped.
-    pub fn read_into(&mut self, record: SpoolRecord, out: &mut Vec<u8>) -> io::Result<()> {
-        let gap = record
-            .offset
-            .checked_sub(self.position)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "records out of order"))?;
-        if gap > 0 {
-            self.file.seek_relative(gap as i64)?;
-        }
+    /// Appends the bytes of `record` to `out`.
+    pub fn read_into(&self, record: SpoolRecord, out: &mut Vec<u8>) -> io::Result<()> {
+        self.read_span(record.offset, record.len as usize, out)
+    }
+
+    /// Appends the `len` bytes at `offset` to `out` (several records at once, say).
+    pub fn read_span(&self, offset: u64, len: usize, out: &mut Vec<u8>) -> io::Result<()> {
         let start = out.len();
-        out.resize(start + record.len as usize, 0);
-        self.file.read_exact(&mut out[start..])?;
-        self.position = record.offset + u64::from(record.len);
-        Ok(())
+        out.resize(start + len, 0);
+        self.read_exact_at(&mut out[start..], offset)
+    }
+
+    #[cfg(unix)]
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.file.read_exact_at(buf, offset)
+    }
+
+    #[cfg(not(unix))]
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let _seek = self.seek.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut file = &self.file;
+        file.seek(io::SeekFrom::Start(offset))?;
+        file.read_exact(buf)
     }
 }
 
@@ -189,7 +202,7 @@ mod tests {
         let mut spool = SpoolWriter::create().unwrap();
         spool.append(b"junk").unwrap();
         let at = spool.append(&record).unwrap();
-        let mut reader = spool.finish().unwrap();
+        let reader = spool.finish().unwrap();
         let mut read = Vec::new();
         reader.read_into(at, &mut read).unwrap();
         assert_eq!(read, record);
