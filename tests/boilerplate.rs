@@ -121,7 +121,7 @@ fn the_spooled_second_pass_equals_reading_the_input_again() {
             spool_tokens,
             ..Options::default()
         };
-        storyhash::pipeline::run(&[path.clone()], &opts, &NoProgress).unwrap()
+        storyhash::pipeline::run(std::slice::from_ref(&path), &opts, &NoProgress).unwrap()
     };
     let (spooled, reread) = (run(true), run(false));
     assert_eq!(spooled.stats.boilerplate_lines, 4);
