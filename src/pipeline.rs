@@ -462,28 +462,53 @@ impl<'a> Signer<'a> {
         let record_lines = opts.boilerplate;
         // Per article: `None` when it has no words, else its line hashes and spool record.
         let signed: Vec<Option<(Vec<u64>, Option<SpoolRecord>)>> = values
-            .par_chunks_mut(k)
-            .zip(batch.par_iter())
-            .map_init(Worker::default, |worker, (signature, article)| {
-                let (text, shingle) = (&article.text, &opts.shingle);
-                let tokens = if record_lines {
-                    let spooled = spool.is_some();
-                    worker.sign_recording_lines(text, shingle, hasher, signature, spooled)
-                } else {
-                    worker.sign(text, shingle, hasher, None, signature)
-                };
-                progress.articles(1);
-                if tokens == 0 {
-                    return None; // rejected below
+            .par_chunks_mut(k * SPOOL_TASK_ARTICLES)
+            .zip(batch.par_chunks(SPOOL_TASK_ARTICLES))
+            .map_init(Worker::default, |worker, (signatures, articles)| {
+                // The task's spool records, one after the other, are appended in one write.
+                let mut records = Vec::new();
+                let mut signed = Vec::with_capacity(articles.len());
+                for (signature, article) in signatures.chunks_mut(k).zip(articles) {
+                    let (text, shingle) = (&article.text, &opts.shingle);
+                    let tokens = if record_lines {
+                        let spooled = spool.is_some();
+                        worker.sign_recording_lines(text, shingle, hasher, signature, spooled)
+                    } else {
+                        worker.sign(text, shingle, hasher, None, signature)
+                    };
+                    progress.articles(1);
+                    if tokens == 0 {
+                        signed.push(None); // rejected below
+                        continue;
+                    }
+                    let place = spool.map(|_| {
+                        records.extend_from_slice(&worker.record);
+                        (records.len() - worker.record.len(), worker.record.len())
+                    });
+                    let lines = if record_lines {
+                        worker.line_hashes.clone()
+                    } else {
+                        Vec::new()
+                    };
+                    signed.push(Some((lines, place)));
                 }
-                let spooled = spool.and_then(|spool| spool.append(&worker.record));
-                let lines = if record_lines {
-                    worker.line_hashes.clone()
-                } else {
-                    Vec::new()
+                let base = spool.and_then(|spool| spool.append(&records));
+                let record = |(start, len): (usize, usize)| {
+                    let len = u32::try_from(len).ok();
+                    if len.is_none() {
+                        spool.inspect(|spool| spool.abandon()); // never for a capped article
+                    }
+                    Some(SpoolRecord {
+                        offset: base? + start as u64,
+                        len: len?,
+                    })
                 };
-                Some((lines, spooled))
+                signed
+                    .into_iter()
+                    .map(|article| article.map(|(lines, place)| (lines, place.and_then(record))))
+                    .collect::<Vec<_>>()
             })
+            .flatten_iter()
             .collect();
         let first = &mut self.first;
         for ((mut article, signed), signature) in
@@ -773,8 +798,9 @@ fn resign_from_spool(
     Ok(resigned)
 }
 
-/// Articles re-signed by one task of [`resign_from_spool`] (their records, ~0.6 MB at the
-/// generator's article lengths, read at once when they lie side by side).
+/// Articles of one task that writes their spool records (in one write) in the first pass, or
+/// reads them back in [`resign_from_spool`] (in one read when they lie side by side): ~0.6 MB
+/// at the generator's article lengths.
 const SPOOL_TASK_ARTICLES: usize = 256;
 /// Bytes between two records that one read of [`resign_from_spool`] reads through rather than
 /// split in two reads.

@@ -13,9 +13,11 @@
 //! the process dies). This module does not decide which lines to skip; it is told.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io;
 #[cfg(not(unix))]
-use std::io::{Read, Seek};
+use std::io::{Read, Seek, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+#[cfg(not(unix))]
 use std::sync::{Mutex, PoisonError};
 
 use crate::text::{ShingleWindow, Token};
@@ -27,81 +29,79 @@ pub struct SpoolRecord {
     pub len: u32,
 }
 
-/// The spool while the first pass writes it.
+/// The spool while the first pass writes it, from any thread: a writer reserves the place of
+/// its bytes with one atomic addition and writes them there itself (a positional write), so
+/// that writers never wait for each other (behind a lock, they waited for each other's copies
+/// into the page cache, which slow down as a spool of gigabytes grows). Records land in
+/// whatever order threads finish; each one's place is returned, so the order does not change
+/// what is read back. After a failed write (a full disk) the spool is abandoned.
 #[derive(Debug)]
-pub struct SpoolWriter {
-    file: BufWriter<File>,
-    written: u64,
+pub struct SharedSpool {
+    file: File,
+    /// Bytes reserved so far.
+    end: AtomicU64,
+    failed: AtomicBool,
+    /// Serializes seek-then-write where the system has no positional writes.
+    #[cfg(not(unix))]
+    seek: Mutex<()>,
 }
 
-impl SpoolWriter {
-    /// An empty spool in the system's temporary folder (`TMPDIR`).
-    pub fn create() -> io::Result<SpoolWriter> {
-        Ok(SpoolWriter {
-            file: BufWriter::with_capacity(1 << 20, tempfile::tempfile()?),
-            written: 0,
-        })
-    }
-
-    /// Appends one article's record (made with [`encode_line`]).
-    pub fn append(&mut self, record: &[u8]) -> io::Result<SpoolRecord> {
-        let len = u32::try_from(record.len())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "record too long"))?;
-        self.file.write_all(record)?;
-        let at = SpoolRecord {
-            offset: self.written,
-            len,
-        };
-        self.written += u64::from(len);
-        Ok(at)
-    }
-
-    /// Ends writing; the spool can then be read back.
-    pub fn finish(self) -> io::Result<SpoolReader> {
-        let file = self.file.into_inner().map_err(|err| err.into_error())?;
-        Ok(SpoolReader {
-            file,
+impl SharedSpool {
+    /// An empty spool in the system's temporary folder (`TMPDIR`), or `None` when no temporary
+    /// file can be made.
+    pub fn create() -> Option<SharedSpool> {
+        Some(SharedSpool {
+            file: tempfile::tempfile().ok()?,
+            end: AtomicU64::new(0),
+            failed: AtomicBool::new(false),
             #[cfg(not(unix))]
             seek: Mutex::new(()),
         })
     }
-}
 
-/// A spool that worker threads append to directly, each as soon as its article is tokenized:
-/// the writing overlaps the other threads' work instead of waiting for a serial loop. Records
-/// land in whatever order threads finish; each one's place is returned, so the order does not
-/// change what is read back. After a failed write (a full disk) the spool is abandoned.
-#[derive(Debug)]
-pub struct SharedSpool {
-    writer: Mutex<Option<SpoolWriter>>,
-}
-
-impl SharedSpool {
-    /// A shared spool, or `None` when no temporary file can be made.
-    pub fn create() -> Option<SharedSpool> {
-        let writer = SpoolWriter::create().ok()?;
-        Some(SharedSpool {
-            writer: Mutex::new(Some(writer)),
-        })
+    /// Appends `records` (one or more records made with [`encode_line`], one after the other);
+    /// returns the offset where they start, or `None` once writing has failed.
+    pub fn append(&self, records: &[u8]) -> Option<u64> {
+        if self.failed.load(Ordering::Relaxed) {
+            return None;
+        }
+        let at = self.end.fetch_add(records.len() as u64, Ordering::Relaxed);
+        if self.write_all_at(records, at).is_err() {
+            self.failed.store(true, Ordering::Relaxed);
+            return None;
+        }
+        Some(at)
     }
 
-    /// Appends one record; `None` once writing has failed.
-    pub fn append(&self, record: &[u8]) -> Option<SpoolRecord> {
-        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let appended = writer.as_mut()?.append(record);
-        if appended.is_err() {
-            *writer = None;
-        }
-        appended.ok()
+    /// Marks the spool as failed: [`SharedSpool::finish`] then gives `None`.
+    pub fn abandon(&self) {
+        self.failed.store(true, Ordering::Relaxed);
     }
 
     /// The spool to read back, or `None` if any write failed.
     pub fn finish(self) -> Option<SpoolReader> {
-        let writer = self
-            .writer
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner)?;
-        writer.finish().ok()
+        if self.failed.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(SpoolReader {
+            file: self.file,
+            #[cfg(not(unix))]
+            seek: Mutex::new(()),
+        })
+    }
+
+    #[cfg(unix)]
+    fn write_all_at(&self, bytes: &[u8], offset: u64) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.file.write_all_at(bytes, offset)
+    }
+
+    #[cfg(not(unix))]
+    fn write_all_at(&self, bytes: &[u8], offset: u64) -> io::Result<()> {
+        let _seek = self.seek.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut file = &self.file;
+        file.seek(io::SeekFrom::Start(offset))?;
+        file.write_all(bytes)
     }
 }
 
@@ -199,9 +199,12 @@ mod tests {
             line_hashes.push(text::tokens_line_hash(tokens, opts.seed));
             encode_line(tokens, &mut record);
         });
-        let mut spool = SpoolWriter::create().unwrap();
+        let spool = SharedSpool::create().unwrap();
         spool.append(b"junk").unwrap();
-        let at = spool.append(&record).unwrap();
+        let at = SpoolRecord {
+            offset: spool.append(&record).unwrap(),
+            len: record.len() as u32,
+        };
         let reader = spool.finish().unwrap();
         let mut read = Vec::new();
         reader.read_into(at, &mut read).unwrap();
