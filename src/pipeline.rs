@@ -240,6 +240,14 @@ impl ArticleMeta {
         }
     }
 
+    /// Hints the processor to fetch the start of the fields (for a loop over articles that
+    /// are far apart in memory).
+    pub(crate) fn prefetch_fields(&self) {
+        if let Some(first) = self.fields.as_bytes().first() {
+            crate::termtable::prefetch(first);
+        }
+    }
+
     /// Field `i` of `fields`: id, title, date, url, source.
     fn field(&self, i: usize) -> &str {
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };

@@ -245,15 +245,26 @@ impl CsvOutput {
     /// Writes one row per item, the same bytes as [`CsvOutput::row`] for each in turn; the
     /// rows are formatted on all threads, a slice per task and a window at a time (so the
     /// formatted rows held stay small), and written in order.
+    ///
+    /// `prefetch(item, step)` is called for the items ahead of the one being formatted: with
+    /// step 0 [`ROWS_AHEAD`] rows ahead, with step 1 half as far (to fetch what step 0 found the
+    /// place of).
     pub(crate) fn rows_in_parallel<T: Sync>(
         &mut self,
         items: &[T],
+        prefetch: impl Fn(&T, usize) + Sync,
         cells: impl Fn(&T, &mut RowCells) + Sync,
     ) -> Result<()> {
         let format = |rows: &[T]| -> csv::Result<Vec<u8>> {
             let mut writer = csv::Writer::from_writer(Vec::new());
             let mut row = RowCells::default();
-            for item in rows {
+            for (i, item) in rows.iter().enumerate() {
+                if let Some(ahead) = rows.get(i + ROWS_AHEAD) {
+                    prefetch(ahead, 0);
+                }
+                if let Some(ahead) = rows.get(i + ROWS_AHEAD / 2) {
+                    prefetch(ahead, 1);
+                }
                 row.clear();
                 cells(item, &mut row);
                 for cell in row.cells() {
@@ -321,6 +332,8 @@ impl CsvOutput {
 /// [`CsvOutput::rows_in_parallel`]).
 const ROWS_AT_ONCE: usize = 1 << 16;
 const ROWS_PER_TASK: usize = 1 << 10;
+/// How far ahead [`CsvOutput::rows_in_parallel`] prefetches what a row reads.
+const ROWS_AHEAD: usize = 16;
 
 /// Checks before any work starts that `dir` exists (creating it) and can be written.
 pub fn prepare_output_dir(dir: &Path) -> Result<()> {
@@ -424,7 +437,15 @@ fn clusters_output(clustering: &Clustering, path: &Path) -> Result<CsvOutput> {
                 .sum()
         })
         .collect();
-    out.rows_in_parallel(&row_order(clustering), |&doc, row| {
+    // Rows go by story, articles lie in input order: each row's metadata is somewhere else.
+    let prefetch = |&doc: &u32, step: usize| {
+        let article = &clustering.articles[doc as usize];
+        match step {
+            0 => crate::termtable::prefetch(article),
+            _ => article.prefetch_fields(),
+        }
+    };
+    out.rows_in_parallel(&row_order(clustering), prefetch, |&doc, row| {
         let doc = doc as usize;
         let article = &clustering.articles[doc];
         let dup = clustering.dup_of[doc] as usize;
@@ -457,44 +478,48 @@ pub fn write_stories(clustering: &Clustering, path: &Path) -> Result<()> {
 fn stories_output(clustering: &Clustering, path: &Path) -> Result<CsvOutput> {
     let mut out = CsvOutput::create(path, &STORY_COLUMNS)?;
     let numbers: Vec<usize> = (0..clustering.stories.len()).collect();
-    out.rows_in_parallel(&numbers, |&s, row| {
-        let story = &clustering.stories[s];
-        let members = || {
-            story
-                .dup_groups
-                .iter()
-                .flat_map(|&g| &clustering.dup_groups[g as usize].members)
-                .map(|&doc| &clustering.articles[doc as usize])
-        };
-        let dates = members().filter_map(|a| a.date_key);
-        let (first, last) = dates.fold((None, None), |(first, last), date| {
-            (
-                Some(first.map_or(date, |f: DateKey| f.min(date))),
-                Some(last.map_or(date, |l: DateKey| l.max(date))),
-            )
-        });
-        let mut sources: Vec<&str> = members()
-            .map(|a| a.source())
-            .filter(|s| !s.is_empty())
-            .collect();
-        sources.sort_unstable();
-        sources.dedup();
-        row.display(s + 1);
-        row.display(members().count());
-        row.display(story.dup_groups.len());
-        row.raw(&first.map(|d| d.to_iso()).unwrap_or_default());
-        row.raw(&last.map(|d| d.to_iso()).unwrap_or_default());
-        let start = row.start_text();
-        for (i, source) in sources.iter().enumerate() {
-            if i > 0 {
-                row.piece(";");
+    out.rows_in_parallel(
+        &numbers,
+        |_, _| {},
+        |&s, row| {
+            let story = &clustering.stories[s];
+            let members = || {
+                story
+                    .dup_groups
+                    .iter()
+                    .flat_map(|&g| &clustering.dup_groups[g as usize].members)
+                    .map(|&doc| &clustering.articles[doc as usize])
+            };
+            let dates = members().filter_map(|a| a.date_key);
+            let (first, last) = dates.fold((None, None), |(first, last), date| {
+                (
+                    Some(first.map_or(date, |f: DateKey| f.min(date))),
+                    Some(last.map_or(date, |l: DateKey| l.max(date))),
+                )
+            });
+            let mut sources: Vec<&str> = members()
+                .map(|a| a.source())
+                .filter(|s| !s.is_empty())
+                .collect();
+            sources.sort_unstable();
+            sources.dedup();
+            row.display(s + 1);
+            row.display(members().count());
+            row.display(story.dup_groups.len());
+            row.raw(&first.map(|d| d.to_iso()).unwrap_or_default());
+            row.raw(&last.map(|d| d.to_iso()).unwrap_or_default());
+            let start = row.start_text();
+            for (i, source) in sources.iter().enumerate() {
+                if i > 0 {
+                    row.piece(";");
+                }
+                row.piece(source);
             }
-            row.piece(source);
-        }
-        row.end_text(start);
-        row.text(story_headline(clustering, s));
-        row.raw(clustering.story_keywords.get(s).map_or("", String::as_str));
-    })?;
+            row.end_text(start);
+            row.text(story_headline(clustering, s));
+            row.raw(clustering.story_keywords.get(s).map_or("", String::as_str));
+        },
+    )?;
     Ok(out)
 }
 
