@@ -230,6 +230,44 @@ mod tests {
     }
 
     #[test]
+    fn records_from_many_threads_read_back_and_a_failed_spool_is_none() {
+        let spool = SharedSpool::create().unwrap();
+        let places: Vec<(u64, Vec<u8>)> = std::thread::scope(|scope| {
+            let writers: Vec<_> = (0..4u8)
+                .map(|t| {
+                    let spool = &spool;
+                    scope.spawn(move || {
+                        (0..50u8)
+                            .map(|i| {
+                                let record = vec![t ^ i; 1 + usize::from(i)];
+                                (spool.append(&record).unwrap(), record)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            writers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap())
+                .collect()
+        });
+        let reader = spool.finish().unwrap();
+        for (offset, record) in places {
+            let mut read = Vec::new();
+            let place = SpoolRecord {
+                offset,
+                len: record.len() as u32,
+            };
+            reader.read_into(place, &mut read).unwrap();
+            assert_eq!(read, record);
+        }
+        let failed = SharedSpool::create().unwrap();
+        failed.abandon();
+        assert_eq!(failed.append(b"late"), None);
+        assert!(failed.finish().is_none());
+    }
+
+    #[test]
     fn malformed_records_do_not_panic() {
         let mut emitted = 0;
         shingle_record(&[9, 0, 0, 0, 1, 2], &[], 5, |_| emitted += 1);
