@@ -470,8 +470,8 @@ impl<'a> Signer<'a> {
         let record_lines = opts.boilerplate;
         // Per article: `None` when it has no words, else its line hashes and spool record.
         let signed: Vec<Option<(Vec<u64>, Option<SpoolRecord>)>> = values
-            .par_chunks_mut(k * SPOOL_TASK_ARTICLES)
-            .zip(batch.par_chunks(SPOOL_TASK_ARTICLES))
+            .par_chunks_mut(k * spool_task_articles(batch.len()))
+            .zip(batch.par_chunks(spool_task_articles(batch.len())))
             .map_init(Worker::default, |worker, (signatures, articles)| {
                 // The task's spool records, one after the other, are appended in one write.
                 let mut records = Vec::new();
@@ -762,12 +762,7 @@ fn resign_from_spool(
     let resign = |docs: &[usize]| -> std::io::Result<Vec<(usize, Vec<u32>)>> {
         let mut fresh = Vec::with_capacity(docs.len());
         let mut records = Vec::new();
-        for run in docs.chunk_by(|&a, &b| {
-            let end_of_a = spooled[a].offset + u64::from(spooled[a].len);
-            spooled[b].offset.saturating_sub(end_of_a) <= SPOOL_GAP_READ
-        }) {
-            // Records side by side (or nearly: a few articles without boilerplate between
-            // them) are read at once.
+        for run in spool_runs(docs, spooled) {
             let (first, last) = (spooled[run[0]], spooled[run[run.len() - 1]]);
             let end = last.offset + u64::from(last.len);
             records.clear();
@@ -794,7 +789,7 @@ fn resign_from_spool(
     let mut resigned = 0;
     for window in in_spool_order.chunks(BATCH_ARTICLES) {
         let fresh: Vec<Vec<(usize, Vec<u32>)>> = window
-            .par_chunks(SPOOL_TASK_ARTICLES)
+            .par_chunks(spool_task_articles(window.len()))
             .map(resign)
             .collect::<std::io::Result<_>>()
             .map_err(spool_error)?;
@@ -810,9 +805,43 @@ fn resign_from_spool(
 /// reads them back in [`resign_from_spool`] (in one read when they lie side by side): ~0.6 MB
 /// at the generator's article lengths.
 const SPOOL_TASK_ARTICLES: usize = 256;
+/// The articles of one spool task when `n` articles are shared out: [`SPOOL_TASK_ARTICLES`],
+/// or fewer so that every thread gets several tasks (a batch of a few long articles).
+fn spool_task_articles(n: usize) -> usize {
+    (n / (8 * rayon::current_num_threads())).clamp(1, SPOOL_TASK_ARTICLES)
+}
+
 /// Bytes between two records that one read of [`resign_from_spool`] reads through rather than
 /// split in two reads.
 const SPOOL_GAP_READ: u64 = 16 << 10;
+/// The most one read of [`resign_from_spool`] reads, unless one record is larger: a task of
+/// huge articles (`--max-doc-bytes` raised) must not hold hundreds of megabytes.
+const SPOOL_READ_BYTES: u64 = 4 << 20;
+
+/// `docs` (in spool order) cut into runs whose records are read at once: records side by side,
+/// or nearly (a few articles without boilerplate between them), at most [`SPOOL_READ_BYTES`]
+/// from the first record's start to the last one's end (a larger record is a run of its own).
+fn spool_runs<'d>(docs: &'d [usize], spooled: &[SpoolRecord]) -> Vec<&'d [usize]> {
+    let end = |place: SpoolRecord| place.offset + u64::from(place.len);
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..=docs.len() {
+        let cut = match docs.get(i) {
+            None => true,
+            Some(&next) => {
+                let (first, previous, next) =
+                    (spooled[docs[start]], spooled[docs[i - 1]], spooled[next]);
+                next.offset.saturating_sub(end(previous)) > SPOOL_GAP_READ
+                    || end(next).saturating_sub(first.offset) > SPOOL_READ_BYTES
+            }
+        };
+        if cut {
+            runs.push(&docs[start..i]);
+            start = i;
+        }
+    }
+    runs
+}
 
 /// The third pass: extracts each article's key terms and folds them straight into its dup
 /// group's terms, so that only the open groups' sums are held, never every article's terms.
@@ -1460,6 +1489,27 @@ fn story_assignments(dup_of: &[u32], groups: usize, stories: &[Story]) -> Vec<u3
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spool_runs_are_near_records_of_bounded_size() {
+        let at = |offset: u64, len: u32| SpoolRecord { offset, len };
+        let spooled = [
+            at(0, 100),
+            at(100, 100),
+            at(200 + SPOOL_GAP_READ, 100),     // just near enough
+            at(301 + 2 * SPOOL_GAP_READ, 100), // one byte too far
+            at(401 + 2 * SPOOL_GAP_READ, SPOOL_READ_BYTES as u32),
+            at(401 + 2 * SPOOL_GAP_READ + SPOOL_READ_BYTES, 10),
+        ];
+        let docs: Vec<usize> = (0..spooled.len()).collect();
+        let runs = spool_runs(&docs, &spooled);
+        // A record of SPOOL_READ_BYTES is a run alone: with its neighbours on either side, the
+        // read would be larger.
+        assert_eq!(runs, [&[0, 1, 2][..], &[3], &[4], &[5]]);
+        assert!(spool_runs(&[], &spooled).is_empty());
+        let small = [at(0, 10), at(10, 10), at(20, 10)];
+        assert_eq!(spool_runs(&[0, 1, 2], &small), [&[0, 1, 2][..]]);
+    }
 
     /// The five fields read back from the one allocation, empty or not, whatever their script.
     #[test]
