@@ -378,7 +378,7 @@ struct FirstPass {
     /// Signatures, `num_perm` values per article.
     values: Vec<u32>,
     /// Each article's line hashes, for the boilerplate pass (empty without it).
-    line_hashes: Vec<Vec<u64>>,
+    line_hashes: LineHashes,
     /// The articles themselves, in memory mode only.
     kept: Option<Vec<Article>>,
     rejects: Vec<Reject>,
@@ -392,15 +392,52 @@ struct FirstPass {
     spooled: Vec<SpoolRecord>,
 }
 
+/// Every article's line hashes, one article after another in one vector (a vector per
+/// article cost an allocation each, and ~40 bytes of headers: 40 MB at a million articles).
+#[derive(Default)]
+struct LineHashes {
+    hashes: Vec<u64>,
+    /// Where each article's hashes end in `hashes`.
+    ends: Vec<usize>,
+}
+
+impl LineHashes {
+    fn push(&mut self, lines: &[u64]) {
+        self.hashes.extend_from_slice(lines);
+        self.ends.push(self.hashes.len());
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Article `doc`'s line hashes, in line order.
+    fn of(&self, doc: usize) -> &[u64] {
+        let start = doc.checked_sub(1).map_or(0, |before| self.ends[before]);
+        &self.hashes[start..self.ends[doc]]
+    }
+
+    fn iter(&self) -> impl ExactSizeIterator<Item = &[u64]> + '_ {
+        (0..self.len()).map(|doc| self.of(doc))
+    }
+
+    /// Keeps the articles whose `keep` flag is set.
+    fn retain(&mut self, keep: &[bool]) {
+        let mut kept = LineHashes::default();
+        for (lines, _) in self.iter().zip(keep).filter(|(_, &k)| k) {
+            kept.push(lines);
+        }
+        *self = kept;
+    }
+}
+
 impl FirstPass {
     /// Keeps the articles whose `keep` flag is set, in all the aligned vectors.
     fn retain(&mut self, keep: &[bool], num_perm: usize) {
         let mut index = 0..;
         self.metas
             .retain(|_| keep[index.next().unwrap_or_default()]);
-        let mut index = 0..;
-        self.line_hashes
-            .retain(|_| keep[index.next().unwrap_or_default()]);
+        self.line_hashes.retain(keep);
         if let Some(kept) = &mut self.kept {
             let mut index = 0..;
             kept.retain(|_| keep[index.next().unwrap_or_default()]);
@@ -468,13 +505,16 @@ impl<'a> Signer<'a> {
         let spool = self.first.spool.as_ref();
         // Line hashes only serve the boilerplate pass: without it, no article pays for them.
         let record_lines = opts.boilerplate;
-        // Per article: `None` when it has no words, else its line hashes and spool record.
-        let signed: Vec<Option<(Vec<u64>, Option<SpoolRecord>)>> = values
+        // Per task: its articles' line hashes, one after another, and per article `None` when
+        // it has no words, else its number of line hashes and its spool record.
+        type SignedTask = (Vec<u64>, Vec<Option<(usize, Option<SpoolRecord>)>>);
+        let tasks: Vec<SignedTask> = values
             .par_chunks_mut(k * spool_task_articles(batch.len()))
             .zip(batch.par_chunks(spool_task_articles(batch.len())))
             .map_init(Worker::default, |worker, (signatures, articles)| {
                 // The task's spool records, one after the other, are appended in one write.
                 let mut records = Vec::new();
+                let mut lines = Vec::new();
                 let mut signed = Vec::with_capacity(articles.len());
                 for (signature, article) in signatures.chunks_mut(k).zip(articles) {
                     let (text, shingle) = (&article.text, &opts.shingle);
@@ -493,12 +533,15 @@ impl<'a> Signer<'a> {
                         records.extend_from_slice(&worker.record);
                         (records.len() - worker.record.len(), worker.record.len())
                     });
-                    let lines = if record_lines {
-                        worker.line_hashes.clone()
+                    if record_lines {
+                        lines.extend_from_slice(&worker.line_hashes);
+                    }
+                    let count = if record_lines {
+                        worker.line_hashes.len()
                     } else {
-                        Vec::new()
+                        0
                     };
-                    signed.push(Some((lines, place)));
+                    signed.push(Some((count, place)));
                 }
                 let base = spool.and_then(|spool| spool.append(&records));
                 let record = |(start, len): (usize, usize)| {
@@ -511,14 +554,23 @@ impl<'a> Signer<'a> {
                         len: len?,
                     })
                 };
-                signed
+                let signed = signed
                     .into_iter()
-                    .map(|article| article.map(|(lines, place)| (lines, place.and_then(record))))
-                    .collect::<Vec<_>>()
+                    .map(|article| article.map(|(count, place)| (count, place.and_then(record))))
+                    .collect();
+                (lines, signed)
             })
-            .flatten_iter()
             .collect();
         let first = &mut self.first;
+        let signed = tasks.iter().flat_map(|(lines, signed)| {
+            let mut next = 0;
+            signed.iter().map(move |article| {
+                article.map(|(count, spooled)| {
+                    next += count;
+                    (&lines[next - count..next], spooled)
+                })
+            })
+        });
         for ((mut article, signed), signature) in
             batch.into_iter().zip(signed).zip(values.chunks(k))
         {
@@ -675,7 +727,10 @@ struct SkippedLines {
 }
 
 impl SkippedLines {
-    fn new(line_hashes: &[Vec<u64>], boilerplate: &BoilerplateLines) -> Self {
+    fn new<'h>(
+        line_hashes: impl ExactSizeIterator<Item = &'h [u64]>,
+        boilerplate: &BoilerplateLines,
+    ) -> Self {
         let mut starts = Vec::with_capacity(line_hashes.len() + 1);
         let mut lines = Vec::new();
         starts.push(0);
@@ -1050,7 +1105,8 @@ fn cluster_first_pass(
     } else {
         BoilerplateLines::default()
     };
-    let skipped = SkippedLines::new(&std::mem::take(&mut first.line_hashes), &boilerplate);
+    let skipped = SkippedLines::new(first.line_hashes.iter(), &boilerplate);
+    first.line_hashes = LineHashes::default();
     let mut stats = RunStats {
         boilerplate_lines: boilerplate.len(),
         ..RunStats::default()
@@ -1224,7 +1280,7 @@ impl Worker {
 /// Lines that recur in at least `boilerplate_min_groups` different loose groups.
 fn find_boilerplate(
     signatures: &Signatures,
-    line_hashes: &[Vec<u64>],
+    line_hashes: &LineHashes,
     opts: &Options,
 ) -> BoilerplateLines {
     let n = line_hashes.len();
@@ -1611,7 +1667,7 @@ mod tests {
         let mut compared = 0;
         for article in &corpus.articles {
             text::tokenize(&article.text, &opts.shingle, None, &mut scratch, &mut doc);
-            let skipped = SkippedLines::new(std::slice::from_ref(&doc.line_hashes), &boilerplate);
+            let skipped = SkippedLines::new(std::iter::once(&doc.line_hashes[..]), &boilerplate);
             let mut expected = article_terms(article, &boilerplate, &opts, &mut scratch);
             story::trim_terms(&mut expected);
             let found =
