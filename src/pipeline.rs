@@ -503,66 +503,17 @@ impl<'a> Signer<'a> {
         let mut values = vec![0u32; batch.len() * k];
         let (opts, hasher, progress) = (self.opts, self.hasher, self.progress);
         let spool = self.first.spool.as_ref();
-        // Line hashes only serve the boilerplate pass: without it, no article pays for them.
-        let record_lines = opts.boilerplate;
-        // Per task: its articles' line hashes, one after another, and per article `None` when
-        // it has no words, else its number of line hashes and its spool record.
-        type SignedTask = (Vec<u64>, Vec<Option<(usize, Option<SpoolRecord>)>>);
+        let task = spool_task_articles(batch.len());
         let tasks: Vec<SignedTask> = values
-            .par_chunks_mut(k * spool_task_articles(batch.len()))
-            .zip(batch.par_chunks(spool_task_articles(batch.len())))
+            .par_chunks_mut(k * task)
+            .zip(batch.par_chunks(task))
             .map_init(Worker::default, |worker, (signatures, articles)| {
-                // The task's spool records, one after the other, are appended in one write.
-                let mut records = Vec::new();
-                let mut lines = Vec::new();
-                let mut signed = Vec::with_capacity(articles.len());
-                for (signature, article) in signatures.chunks_mut(k).zip(articles) {
-                    let (text, shingle) = (&article.text, &opts.shingle);
-                    let tokens = if record_lines {
-                        let spooled = spool.is_some();
-                        worker.sign_recording_lines(text, shingle, hasher, signature, spooled)
-                    } else {
-                        worker.sign(text, shingle, hasher, None, signature)
-                    };
-                    progress.articles(1);
-                    if tokens == 0 {
-                        signed.push(None); // rejected below
-                        continue;
-                    }
-                    let place = spool.map(|_| {
-                        records.extend_from_slice(&worker.record);
-                        (records.len() - worker.record.len(), worker.record.len())
-                    });
-                    if record_lines {
-                        lines.extend_from_slice(&worker.line_hashes);
-                    }
-                    let count = if record_lines {
-                        worker.line_hashes.len()
-                    } else {
-                        0
-                    };
-                    signed.push(Some((count, place)));
-                }
-                let base = spool.and_then(|spool| spool.append(&records));
-                let record = |(start, len): (usize, usize)| {
-                    let len = u32::try_from(len).ok();
-                    if len.is_none() {
-                        spool.inspect(|spool| spool.abandon()); // never for a capped article
-                    }
-                    Some(SpoolRecord {
-                        offset: base? + start as u64,
-                        len: len?,
-                    })
-                };
-                let signed = signed
-                    .into_iter()
-                    .map(|article| article.map(|(count, place)| (count, place.and_then(record))))
-                    .collect();
-                (lines, signed)
+                sign_task(worker, signatures, articles, opts, hasher, spool, progress)
             })
             .collect();
+        let record_lines = opts.boilerplate;
         let first = &mut self.first;
-        let signed = tasks.iter().flat_map(|(lines, signed)| {
+        let signed = tasks.iter().flat_map(|SignedTask { lines, signed }| {
             let mut next = 0;
             signed.iter().map(move |article| {
                 article.map(|(count, spooled)| {
@@ -650,6 +601,72 @@ impl<'a> Signer<'a> {
         }
         Ok(first)
     }
+}
+
+/// What one task of the first pass returns: its articles' line hashes, one article after
+/// another, and per article `None` when it has no words, else its number of line hashes and
+/// its spool record.
+struct SignedTask {
+    lines: Vec<u64>,
+    signed: Vec<Option<(usize, Option<SpoolRecord>)>>,
+}
+
+/// One task of the first pass: signs `articles` into `signatures` (`num_perm` values each),
+/// and appends their spool records in one write.
+fn sign_task(
+    worker: &mut Worker,
+    signatures: &mut [u32],
+    articles: &[Article],
+    opts: &Options,
+    hasher: &MinHasher,
+    spool: Option<&SharedSpool>,
+    progress: &dyn Progress,
+) -> SignedTask {
+    // Line hashes only serve the boilerplate pass: without it, no article pays for them.
+    let record_lines = opts.boilerplate;
+    let mut records = Vec::new();
+    let mut lines = Vec::new();
+    let mut signed = Vec::with_capacity(articles.len());
+    for (signature, article) in signatures.chunks_mut(hasher.num_perm()).zip(articles) {
+        let (text, shingle) = (&article.text, &opts.shingle);
+        let tokens = if record_lines {
+            worker.sign_recording_lines(text, shingle, hasher, signature, spool.is_some())
+        } else {
+            worker.sign(text, shingle, hasher, None, signature)
+        };
+        progress.articles(1);
+        if tokens == 0 {
+            signed.push(None); // rejected by the caller
+            continue;
+        }
+        let place = spool.map(|_| {
+            records.extend_from_slice(&worker.record);
+            (records.len() - worker.record.len(), worker.record.len())
+        });
+        let count = if record_lines {
+            lines.extend_from_slice(&worker.line_hashes);
+            worker.line_hashes.len()
+        } else {
+            0
+        };
+        signed.push(Some((count, place)));
+    }
+    let base = spool.and_then(|spool| spool.append(&records));
+    let record = |(start, len): (usize, usize)| {
+        let len = u32::try_from(len).ok();
+        if len.is_none() {
+            spool.inspect(|spool| spool.abandon()); // never for a capped article
+        }
+        Some(SpoolRecord {
+            offset: base? + start as u64,
+            len: len?,
+        })
+    };
+    let signed = signed
+        .into_iter()
+        .map(|article| article.map(|(count, place)| (count, place.and_then(record))))
+        .collect();
+    SignedTask { lines, signed }
 }
 
 impl RecordSink for Signer<'_> {
