@@ -793,21 +793,26 @@ mod tests {
         }
     }
 
-    #[test]
-    fn ascii_words_match_unicode_words_on_random_strings() {
-        const ALPHABET: &[u8] = b"abzAZ019'.,;:_- \t\r\n\"!/";
-        let mut state = 0x5eed;
+    /// [`assert_same_words`] on `count` random strings of fewer than `max_len` bytes of
+    /// `alphabet`.
+    fn assert_same_words_on_random_strings(alphabet: &[u8], count: usize, max_len: u64, seed: u64) {
+        let mut state = seed;
         let mut s = String::new();
-        for _ in 0..100_000 {
+        for _ in 0..count {
             s.clear();
-            // Up to three 64-byte blocks, so that words cross block boundaries.
-            let len = crate::minhash::splitmix64(&mut state) % 200;
+            let len = crate::minhash::splitmix64(&mut state) % max_len;
             for _ in 0..len {
-                let pick = crate::minhash::splitmix64(&mut state) % ALPHABET.len() as u64;
-                s.push(char::from(ALPHABET[pick as usize]));
+                let pick = crate::minhash::splitmix64(&mut state) % alphabet.len() as u64;
+                s.push(char::from(alphabet[pick as usize]));
             }
             assert_same_words(&s);
         }
+    }
+
+    #[test]
+    fn ascii_words_match_unicode_words_on_random_strings() {
+        // Up to three 64-byte blocks, so that words cross block boundaries.
+        assert_same_words_on_random_strings(b"abzAZ019'.,;:_- \t\r\n\"!/", 100_000, 200, 0x5eed);
     }
 
     #[test]
@@ -815,17 +820,7 @@ mod tests {
         // Few boundaries: words of tens to hundreds of bytes, ending at every place of a block,
         // and words that run through whole blocks.
         const ALPHABET: &[u8] = b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab1_. ";
-        let mut state = 0x10ad;
-        let mut s = String::new();
-        for _ in 0..20_000 {
-            s.clear();
-            let len = crate::minhash::splitmix64(&mut state) % 400;
-            for _ in 0..len {
-                let pick = crate::minhash::splitmix64(&mut state) % ALPHABET.len() as u64;
-                s.push(char::from(ALPHABET[pick as usize]));
-            }
-            assert_same_words(&s);
-        }
+        assert_same_words_on_random_strings(ALPHABET, 20_000, 400, 0x10ad);
     }
 
     #[test]
