@@ -187,7 +187,7 @@ const PREFETCH_AHEAD: usize = 16;
 /// a plain sort of numbers groups the buckets, on half the bytes of (key, document) pairs. Two
 /// keys that differ only in those low bits share a bucket: that pair is one candidate more,
 /// verified like any other (about n² / 2^(65 − bits) such pairs a band: none at 100,000
-/// documents, ~30 at 10,000,000).
+/// documents, ~45 at 10,000,000).
 fn band_pairs(signatures: &Signatures, docs: &[u32], band: usize, rows: usize) -> Vec<(u32, u32)> {
     let largest = docs.iter().copied().max().unwrap_or(0);
     let doc_mask = (1u64 << (u32::BITS - largest.leading_zeros())) - 1;

@@ -105,10 +105,9 @@ pub fn for_each_line(
     mut each: impl FnMut(&[Token]),
 ) {
     for line in capped(text, opts.max_doc_bytes).lines() {
-        scratch.line_tokens.clear();
-        tokenize_line(line, opts.seed, scratch);
-        if !scratch.line_tokens.is_empty() {
-            each(&scratch.line_tokens);
+        let tokens = line_tokens(line, opts.seed, scratch);
+        if !tokens.is_empty() {
+            each(tokens);
         }
     }
 }
@@ -182,12 +181,15 @@ pub fn tokenize(
 /// The hash of a line's normalized word sequence (`None` for a line without words); the line's
 /// tokens are left in `scratch` for the caller.
 pub fn line_hash(line: &str, seed: u64, scratch: &mut Scratch) -> Option<u64> {
+    let tokens = line_tokens(line, seed, scratch);
+    (!tokens.is_empty()).then(|| tokens_line_hash(tokens, seed))
+}
+
+/// The tokens of one line, in `scratch`'s buffer.
+fn line_tokens<'s>(line: &str, seed: u64, scratch: &'s mut Scratch) -> &'s [Token] {
     scratch.line_tokens.clear();
     tokenize_line(line, seed, scratch);
-    if scratch.line_tokens.is_empty() {
-        return None;
-    }
-    Some(tokens_line_hash(&scratch.line_tokens, seed))
+    &scratch.line_tokens
 }
 
 /// Normalizes one line and appends its tokens.
