@@ -393,7 +393,8 @@ struct FirstPass {
 }
 
 /// Every article's line hashes, one article after another in one vector (a vector per
-/// article cost an allocation each, and ~40 bytes of headers: 40 MB at a million articles).
+/// article cost an allocation each; freed, they stayed with the allocator: at a million
+/// articles ~80 MiB more resident after the boilerplate pass).
 #[derive(Default)]
 struct LineHashes {
     hashes: Vec<u64>,
