@@ -567,6 +567,14 @@ struct TermCollector<'s> {
 
 impl TermCollector<'_> {
     fn add(&mut self, kind: TermKind, key: &str, label: &str, in_title: bool) {
+        let hash = term_hash(kind, key, self.seed);
+        self.add_hashed(hash, in_title, |out| out.push_str(label));
+    }
+
+    /// [`TermCollector::add`] given the term's hash; `label` writes its display form, only when
+    /// the term is new to the article.
+    fn add_hashed(&mut self, hash: u64, in_title: bool, label: impl FnOnce(&mut String)) {
+        let kind = term_kind(hash);
         let weight = match kind {
             TermKind::Word => self.weights.word,
             TermKind::Name => self.weights.name,
@@ -577,11 +585,10 @@ impl TermCollector<'_> {
         } else {
             weight
         };
-        let hash = term_hash(kind, key, self.seed);
         let label_text = &mut *self.label_text;
         let entry = self.terms.entry(hash).or_insert_with(|| {
             let start = label_text.len() as u32;
-            label_text.push_str(label);
+            label(label_text);
             (0.0, start, label_text.len() as u32)
         });
         entry.0 += weight;
@@ -653,7 +660,7 @@ pub struct TermScratch {
     terms: AHashMap<u64, (f32, u32, u32)>,
     ranked: Vec<(u64, (f32, u32, u32))>,
     label_text: String,
-    buffers: Buffers,
+    line_scratch: LineScratch,
     lower_uses: LowerUses,
 }
 
@@ -715,8 +722,14 @@ pub fn extract_top_with<'a>(
         terms: &mut scratch.terms,
         label_text: &mut scratch.label_text,
     };
-    let buffers = &mut scratch.buffers;
-    collect_line(&headline_words, true, lower_words, &mut collector, buffers);
+    let line_scratch = &mut scratch.line_scratch;
+    collect_line(
+        &headline_words,
+        true,
+        lower_words,
+        &mut collector,
+        line_scratch,
+    );
     let mut start = 0;
     for &end in &line_ends {
         collect_line(
@@ -724,7 +737,7 @@ pub fn extract_top_with<'a>(
             false,
             lower_words,
             &mut collector,
-            buffers,
+            line_scratch,
         );
         start = end;
     }
@@ -915,13 +928,20 @@ impl WordSet {
 /// Lower-cases `word` into a reused buffer.
 fn lower_into<'b>(word: &str, buffer: &'b mut String) -> &'b str {
     buffer.clear();
-    if word.is_ascii() {
-        buffer.push_str(word);
-        buffer.make_ascii_lowercase();
-    } else {
-        buffer.extend(word.chars().flat_map(char::to_lowercase));
-    }
+    push_chars_lowercase(word, buffer);
     buffer
+}
+
+/// Appends `word` in lower case, character by character (unlike [`push_lowercase`], a final
+/// sigma is no different from another).
+fn push_chars_lowercase(word: &str, out: &mut String) {
+    if word.is_ascii() {
+        let start = out.len();
+        out.push_str(word);
+        out[start..].make_ascii_lowercase();
+    } else {
+        out.extend(word.chars().flat_map(char::to_lowercase));
+    }
 }
 
 /// Adds the terms of one line.
@@ -930,43 +950,33 @@ fn collect_line(
     in_title: bool,
     lower_words: &WordSet,
     collector: &mut TermCollector,
-    buffers: &mut Buffers,
+    line_scratch: &mut LineScratch,
 ) {
+    let LineScratch {
+        buffers,
+        known_words,
+    } = line_scratch;
     let mut name: (usize, usize) = (0, 0); // the current name: words[name.0..name.1]
-    let mut lower_buffer = std::mem::take(&mut buffers.lower);
+    let mut name_start = WordFacts::default(); // the facts of words[name.0]
     for (i, word) in words.iter().enumerate() {
-        // Most words are written in lower case already: those are not copied.
-        let lower: &str = if is_ascii_lower_case(word.text) {
-            word.text
-        } else {
-            lower_into(word.text, &mut lower_buffer)
-        };
-        // Asked once per word: both the name test and the word test need them.
-        let facts = WordFacts {
-            has_digit: has_digit(word.text),
-            stop_word: is_stop_word(lower),
-        };
+        let facts = known_words.facts(word.text, collector.seed);
         let continues_name = name.1 > name.0 && word.hyphen_joined;
-        if is_name_part(word, lower, facts, in_title, lower_words) || continues_name {
+        let name_part = is_name_part(word, facts, in_title, lower_words, &mut buffers.lower);
+        if name_part || continues_name {
             if name.1 == name.0 {
                 name = (i, i);
+                name_start = facts;
             }
             name.1 = i + 1;
         } else if name.1 > name.0 {
-            flush_name(&words[name.0..name.1], in_title, collector, buffers);
+            let name_words = &words[name.0..name.1];
+            flush_name(name_words, name_start, in_title, collector, buffers);
             name = (0, 0);
         }
-        add_word(
-            word.text,
-            lower,
-            facts,
-            in_title,
-            collector,
-            &mut buffers.key,
-        );
+        add_word(word.text, facts, in_title, collector);
     }
-    buffers.lower = lower_buffer;
-    flush_name(&words[name.0..name.1], in_title, collector, buffers);
+    let name_words = &words[name.0..name.1];
+    flush_name(name_words, name_start, in_title, collector, buffers);
 }
 
 /// ASCII without capital letters: its own lower case.
@@ -975,41 +985,152 @@ fn is_ascii_lower_case(word: &str) -> bool {
         .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
 }
 
-/// What [`is_name_part`] and [`add_word`] both ask of a word.
-#[derive(Clone, Copy)]
+/// What [`is_name_part`] and [`add_word`] ask of a word, worked out once per distinct word
+/// ([`KnownWords`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct WordFacts {
-    has_digit: bool,
+    /// The word's term hash without its kind bits: of the word itself when it has a digit (a
+    /// number), else of its lower case with endings folded (a common word, or a one-word name).
+    hash: u64,
+    flags: u8,
+}
+
+impl WordFacts {
+    const CAPITALIZED: u8 = 1;
+    const HAS_DIGIT: u8 = 2;
     /// The word in lower case is a stop word.
-    stop_word: bool,
+    const STOP_WORD: u8 = 4;
+    /// ASCII without capital letters: its own lower case.
+    const OWN_LOWER_CASE: u8 = 8;
+    /// The word adds a common-word term (no digit, no stop word, folded: 3 characters or more
+    /// and no stop word).
+    const ADDS_WORD: u8 = 16;
+    const ASCII: u8 = 32;
+
+    fn of(word: &str, seed: u64, lower: &mut String) -> WordFacts {
+        let own_lower_case = is_ascii_lower_case(word);
+        let lower: &str = if own_lower_case {
+            word
+        } else {
+            lower_into(word, lower)
+        };
+        let mut flags = 0;
+        let mut set = |flag: u8, on: bool| {
+            if on {
+                flags |= flag;
+            }
+        };
+        set(Self::CAPITALIZED, is_capitalized(word));
+        set(Self::OWN_LOWER_CASE, own_lower_case);
+        set(Self::ASCII, word.is_ascii());
+        let stop_word = is_stop_word(lower);
+        set(Self::STOP_WORD, stop_word);
+        if has_digit(word) {
+            set(Self::HAS_DIGIT, true);
+            let hash = term_hash(TermKind::Word, word, seed);
+            return WordFacts { hash, flags };
+        }
+        let mut folded = lower.to_string();
+        fold_suffixes(&mut folded);
+        let short = if folded.is_ascii() {
+            folded.len() < 3
+        } else {
+            folded.chars().count() < 3
+        };
+        // A folded word differs from `lower` only when an ending was dropped ("others" → "other").
+        let skip = short || (folded.len() != lower.len() && is_stop_word(&folded));
+        set(Self::ADDS_WORD, !stop_word && !skip);
+        let hash = term_hash(TermKind::Word, &folded, seed);
+        WordFacts { hash, flags }
+    }
+
+    fn has(self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// Capitalized, without digits, no stop word in lower case: [`is_name_part`] unless the
+    /// article also writes it in lower case (where that matters).
+    fn could_be_name(self) -> bool {
+        self.flags & (Self::CAPITALIZED | Self::HAS_DIGIT | Self::STOP_WORD) == Self::CAPITALIZED
+    }
+}
+
+/// The [`WordFacts`] of the words a thread met lately, by their text: in news text most words
+/// are frequent ones, which are looked up here instead of being lower-cased, checked against the
+/// stop words, folded and hashed at every occurrence. A slot per word of up to 15 bytes (as
+/// [`packed_word`]), the last word to land there; longer words are worked out every time.
+#[derive(Default)]
+struct KnownWords {
+    /// The seed the hashes were made with.
+    seed: u64,
+    /// (packed word, its facts); a packed word is never 0, so 0 marks an empty slot.
+    slots: Vec<(u128, WordFacts)>,
+    lower: String,
+}
+
+impl KnownWords {
+    const BITS: u32 = 14;
+
+    fn facts(&mut self, word: &str, seed: u64) -> WordFacts {
+        let Some(packed) = packed_word(word) else {
+            return WordFacts::of(word, seed, &mut self.lower);
+        };
+        if self.slots.is_empty() || self.seed != seed {
+            self.slots = vec![(0, WordFacts::default()); 1 << Self::BITS];
+            self.seed = seed;
+        }
+        let slot = (StopWordTable::mixed(packed) >> (64 - Self::BITS)) as usize;
+        if self.slots[slot].0 == packed {
+            return self.slots[slot].1;
+        }
+        let facts = WordFacts::of(word, seed, &mut self.lower);
+        self.slots[slot] = (packed, facts);
+        facts
+    }
+}
+
+/// [`Buffers`] and [`KnownWords`]: what [`collect_line`] reuses.
+#[derive(Default)]
+struct LineScratch {
+    buffers: Buffers,
+    known_words: KnownWords,
 }
 
 /// Whether a word can be part of a name: capitalized, not a stop word, and — at a sentence start
-/// or in a title-case headline — not a word the article also uses in lower case. `lower` is the
-/// word in lower case.
+/// or in a title-case headline — not a word the article also uses in lower case (`lower` is a
+/// buffer for the word in lower case).
 fn is_name_part(
     word: &Word<'_>,
-    lower: &str,
     facts: WordFacts,
     in_title: bool,
     lower_words: &WordSet,
+    lower: &mut String,
 ) -> bool {
-    if facts.has_digit || facts.stop_word || !is_capitalized(word.text) {
+    if !facts.could_be_name() {
         return false;
     }
     if word.sentence_start || in_title {
-        return !lower_words.contains(lower);
+        return !lower_words.contains(lower_into(word.text, lower));
     }
     true
 }
 
+/// Adds a name (`first` is the facts of its first word).
 fn flush_name(
     name: &[Word<'_>],
+    first: WordFacts,
     in_title: bool,
     collector: &mut TermCollector,
     buffers: &mut Buffers,
 ) {
     match name {
         [] => {}
+        // An ASCII word's folded lower case is its common-word key: its hash is known. (Not so
+        // for other words: `fold_word_into` lower-cases a final sigma as a whole word does.)
+        [word] if first.has(WordFacts::ASCII) => {
+            let hash = first.hash | TermKind::Name as u64;
+            collector.add_hashed(hash, in_title, |out| out.push_str(word.text));
+        }
         [word] => {
             fold_word_into(word.text, &mut buffers.key);
             collector.add(TermKind::Name, &buffers.key, word.text, in_title);
@@ -1031,36 +1152,18 @@ fn flush_name(
     }
 }
 
-/// Adds a word (`lower` is the word in lower case) as a number or a common word.
-fn add_word(
-    word: &str,
-    lower: &str,
-    facts: WordFacts,
-    in_title: bool,
-    collector: &mut TermCollector,
-    folded: &mut String,
-) {
-    if facts.has_digit {
-        collector.add(TermKind::Number, word, word, in_title);
+/// Adds a word as a number or a common word (labelled by its lower case).
+fn add_word(word: &str, facts: WordFacts, in_title: bool, collector: &mut TermCollector) {
+    if facts.has(WordFacts::HAS_DIGIT) {
+        let hash = facts.hash | TermKind::Number as u64;
+        collector.add_hashed(hash, in_title, |out| out.push_str(word));
         return;
     }
-    if facts.stop_word {
+    if !facts.has(WordFacts::ADDS_WORD) {
         return;
     }
-    // `lower` is already lower case: only the endings are folded.
-    folded.clear();
-    folded.push_str(lower);
-    fold_suffixes(folded);
-    let short = if folded.is_ascii() {
-        folded.len() < 3
-    } else {
-        folded.chars().count() < 3
-    };
-    // A folded word differs from `lower` only when an ending was dropped ("others" → "other").
-    let skip = short || (folded.len() != lower.len() && is_stop_word(folded));
-    if !skip {
-        collector.add(TermKind::Word, folded, lower, in_title);
-    }
+    let hash = facts.hash | TermKind::Word as u64;
+    collector.add_hashed(hash, in_title, |out| push_chars_lowercase(word, out));
 }
 
 #[cfg(test)]
@@ -1211,6 +1314,55 @@ mod tests {
             assert_eq!(reused, fresh, "{headline}");
             assert!(scratch.words.capacity() <= KEPT_CAPACITY, "{headline}");
         }
+    }
+
+    #[test]
+    fn known_words_give_the_facts_worked_out_afresh() {
+        let words = [
+            "police",
+            "Police",
+            "POLICE",
+            "the",
+            "The",
+            "others",
+            "Others",
+            "shootings",
+            "Kim's",
+            "6.3",
+            "1950s",
+            "B52",
+            "ab",
+            "abs",
+            "Ünïcode",
+            "straße",
+            "ΟΔΟΣ",
+            "über",
+            "x",
+            "counterintelligence",
+            "Counterintelligence",
+            "isn't",
+            "theirs",
+        ];
+        let mut known = KnownWords::default();
+        // Seeds change the hashes: a cache filled under one seed is not used under another.
+        for seed in [1, 2, 1] {
+            // Twice round: the second finds the words in their slots (or the words that took
+            // their slots since).
+            for _ in 0..2 {
+                for word in words {
+                    let fresh = WordFacts::of(word, seed, &mut String::new());
+                    assert_eq!(known.facts(word, seed), fresh, "{word} {seed}");
+                }
+            }
+        }
+        let police = WordFacts::of("Police", 1, &mut String::new());
+        assert!(police.could_be_name() && police.has(WordFacts::ADDS_WORD));
+        let the = WordFacts::of("The", 1, &mut String::new());
+        assert!(the.has(WordFacts::STOP_WORD) && !the.has(WordFacts::ADDS_WORD));
+        let number = WordFacts::of("6.3", 1, &mut String::new());
+        assert_eq!(number.hash | 2, term_hash(TermKind::Number, "6.3", 1));
+        let plural = WordFacts::of("Shootings", 1, &mut String::new());
+        assert_eq!(plural.hash, term_hash(TermKind::Word, "shooting", 1));
     }
 
     #[test]

@@ -1002,8 +1002,10 @@ impl Revisit for GroupTerms<'_> {
         let extract = |chunk: &[(usize, &Article)]| -> Vec<Folded> {
             chunk
                 .par_iter()
-                .map_init(Worker::default, |worker, &(doc, article)| {
-                    let terms = trimmed_article_terms(article, skipped.of(doc), opts, worker);
+                .map(|&(doc, article)| {
+                    let terms = Worker::with_thread_worker(|worker| {
+                        trimmed_article_terms(article, skipped.of(doc), opts, worker)
+                    });
                     let members = groups[dup_of[doc] as usize].members.len();
                     if members == 1 {
                         // merge_terms of one article is its terms: its scores, and the labels of
@@ -1238,7 +1240,20 @@ pub(crate) struct Worker {
     record: Vec<u8>,
 }
 
+thread_local! {
+    /// Each thread's [`Worker`] for key terms, kept for the thread's life: `map_init` makes one
+    /// per job split (hundreds in a pass of 100,000 articles), and the word cache of its
+    /// [`keyterms::TermScratch`] pays off only once warm.
+    static THREAD_WORKER: std::cell::RefCell<Worker> = std::cell::RefCell::new(Worker::default());
+}
+
 impl Worker {
+    /// Runs `f` with this thread's worker. `f` must not call into rayon: a job stolen meanwhile
+    /// could ask for the worker again.
+    pub(crate) fn with_thread_worker<R>(f: impl FnOnce(&mut Worker) -> R) -> R {
+        THREAD_WORKER.with_borrow_mut(f)
+    }
+
     /// Signs `text` into `signature`, streaming its shingles straight into the MinHash bins.
     /// Returns the number of tokens shingled: 0 for a text without words outside `skip`.
     pub(crate) fn sign(

@@ -96,29 +96,9 @@ impl Preparer<'_> {
         let (opts, hasher, progress) = (self.opts, self.hasher, self.progress);
         let prepared: Vec<std::result::Result<PreparedArticle, Reject>> = chunk
             .into_par_iter()
-            .map_init(Worker::default, |worker, article| {
+            .map(|article| {
                 progress.articles(1);
-                let mut signature = vec![0u32; hasher.num_perm()];
-                let tokens =
-                    worker.sign(&article.text, &opts.shingle, hasher, None, &mut signature);
-                if tokens == 0 {
-                    return Err(Reject {
-                        file: article.origin.file.to_string(),
-                        line: article.origin.line,
-                        id: article.id,
-                        reason: RejectReason::NoWords,
-                    });
-                }
-                let mut terms = DocTerms::default();
-                if opts.stories.is_some() {
-                    terms = pipeline::trimmed_article_terms(&article, &[], opts, worker)
-                        .into_doc_terms();
-                }
-                Ok(PreparedArticle {
-                    meta: ArticleMeta::from_article(article),
-                    signature,
-                    terms,
-                })
+                Worker::with_thread_worker(|worker| prepare_article(article, opts, hasher, worker))
             })
             .collect();
         for result in prepared {
@@ -128,6 +108,34 @@ impl Preparer<'_> {
             }
         }
     }
+}
+
+/// Signs one article and, with stories on, extracts its key terms.
+fn prepare_article(
+    article: Article,
+    opts: &Options,
+    hasher: &MinHasher,
+    worker: &mut Worker,
+) -> std::result::Result<PreparedArticle, Reject> {
+    let mut signature = vec![0u32; hasher.num_perm()];
+    let tokens = worker.sign(&article.text, &opts.shingle, hasher, None, &mut signature);
+    if tokens == 0 {
+        return Err(Reject {
+            file: article.origin.file.to_string(),
+            line: article.origin.line,
+            id: article.id,
+            reason: RejectReason::NoWords,
+        });
+    }
+    let mut terms = DocTerms::default();
+    if opts.stories.is_some() {
+        terms = pipeline::trimmed_article_terms(&article, &[], opts, worker).into_doc_terms();
+    }
+    Ok(PreparedArticle {
+        meta: ArticleMeta::from_article(article),
+        signature,
+        terms,
+    })
 }
 
 impl RecordSink for Preparer<'_> {
