@@ -555,25 +555,57 @@ fn fold_suffixes(folded: &mut String) {
     }
 }
 
-/// Accumulates one article's term scores. A term's display form is its first occurrence, kept
-/// in one buffer for the article (most are dropped by [`extract_top`]).
+/// Where a term's display form is: its first occurrence, as (first word, word count) among the
+/// article's words. Only the few terms that keep their display form ([`top_terms`]) have it
+/// written out: copying the first occurrence of every term took ~6% of the extraction.
+type LabelPlace = (u32, u32);
+
+/// In a [`LabelPlace`]'s first word: the word is the headline's (else the body's).
+const HEADLINE_WORD: u32 = 1 << 31;
+/// In a [`LabelPlace`]'s word count: the display form is the word in lower case.
+const LOWER_CASE_LABEL: u32 = 1 << 31;
+
+/// Writes the display form at `place` (see [`LabelPlace`]): its words joined by spaces.
+fn write_label(place: LabelPlace, body: &[Word<'_>], headline: &[Word<'_>], out: &mut String) {
+    let (first, count) = place;
+    let words = if first & HEADLINE_WORD != 0 {
+        headline
+    } else {
+        body
+    };
+    let start = (first & !HEADLINE_WORD) as usize;
+    let end = start + (count & !LOWER_CASE_LABEL) as usize;
+    let Some(parts) = words.get(start..end) else {
+        return;
+    };
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if count & LOWER_CASE_LABEL != 0 {
+            push_chars_lowercase(part.text, out);
+        } else {
+            out.push_str(part.text);
+        }
+    }
+}
+
+/// Accumulates one article's term scores, and where each term occurs first (its display form).
 struct TermCollector<'s> {
     seed: u64,
     weights: TermWeights,
-    /// Term hash → (score, label start and end in `label_text`).
-    terms: &'s mut AHashMap<u64, (f32, u32, u32)>,
-    label_text: &'s mut String,
+    /// Term hash → (score, label place).
+    terms: &'s mut AHashMap<u64, (f32, LabelPlace)>,
 }
 
 impl TermCollector<'_> {
-    fn add(&mut self, kind: TermKind, key: &str, label: &str, in_title: bool) {
+    fn add(&mut self, kind: TermKind, key: &str, label: LabelPlace, in_title: bool) {
         let hash = term_hash(kind, key, self.seed);
-        self.add_hashed(hash, in_title, |out| out.push_str(label));
+        self.add_hashed(hash, in_title, label);
     }
 
-    /// [`TermCollector::add`] given the term's hash; `label` writes its display form, only when
-    /// the term is new to the article.
-    fn add_hashed(&mut self, hash: u64, in_title: bool, label: impl FnOnce(&mut String)) {
+    /// [`TermCollector::add`] given the term's hash.
+    fn add_hashed(&mut self, hash: u64, in_title: bool, label: LabelPlace) {
         let kind = term_kind(hash);
         let weight = match kind {
             TermKind::Word => self.weights.word,
@@ -585,13 +617,7 @@ impl TermCollector<'_> {
         } else {
             weight
         };
-        let label_text = &mut *self.label_text;
-        let entry = self.terms.entry(hash).or_insert_with(|| {
-            let start = label_text.len() as u32;
-            label(label_text);
-            (0.0, start, label_text.len() as u32)
-        });
-        entry.0 += weight;
+        self.terms.entry(hash).or_insert((0.0, label)).0 += weight;
     }
 }
 
@@ -600,7 +626,6 @@ impl TermCollector<'_> {
 struct Buffers {
     lower: String,
     key: String,
-    label: String,
 }
 
 /// NFKC-normalized text; ASCII is already normalized.
@@ -657,9 +682,8 @@ pub struct TermScratch {
     headline_words: Vec<Word<'static>>,
     line_ends: Vec<usize>,
     padded: Vec<u8>,
-    terms: AHashMap<u64, (f32, u32, u32)>,
-    ranked: Vec<(u64, (f32, u32, u32))>,
-    label_text: String,
+    terms: AHashMap<u64, (f32, LabelPlace)>,
+    ranked: Vec<(u64, (f32, LabelPlace))>,
     line_scratch: LineScratch,
     lower_uses: LowerUses,
 }
@@ -715,16 +739,15 @@ pub fn extract_top_with<'a>(
     // Distinct terms are about half the words: sized once instead of grown by rehashing
     // (capped: a 1 MiB article would reserve megabytes a thread).
     scratch.terms.reserve((words.len() / 2 + 16).min(1 << 14));
-    scratch.label_text.clear();
     let mut collector = TermCollector {
         seed,
         weights,
         terms: &mut scratch.terms,
-        label_text: &mut scratch.label_text,
     };
     let line_scratch = &mut scratch.line_scratch;
+    let headline_line = (&headline_words[..], HEADLINE_WORD);
     collect_line(
-        &headline_words,
+        headline_line,
         true,
         lower_words,
         &mut collector,
@@ -732,37 +755,34 @@ pub fn extract_top_with<'a>(
     );
     let mut start = 0;
     for &end in &line_ends {
-        collect_line(
-            &words[start..end],
-            false,
-            lower_words,
-            &mut collector,
-            line_scratch,
-        );
+        let line = (&words[start..end], start as u32);
+        collect_line(line, false, lower_words, &mut collector, line_scratch);
         start = end;
     }
+    scratch.ranked = recycle(std::mem::take(&mut scratch.ranked));
+    let ranked = &mut scratch.ranked;
+    ranked.extend(scratch.terms.drain());
+    let labels = |place, out: &mut String| write_label(place, &words, &headline_words, out);
+    let top = top_terms(ranked, labels, limits);
     scratch.headline_words = recycle(headline_words);
     scratch.words = recycle(words);
     scratch.line_ends = recycle(line_ends);
     scratch.lines = recycle(lines);
-    scratch.ranked = recycle(std::mem::take(&mut scratch.ranked));
-    let ranked = &mut scratch.ranked;
-    ranked.extend(scratch.terms.drain());
-    top_terms(ranked, &scratch.label_text, limits)
+    top
 }
 
-/// The heaviest of an article's terms (term hash, (score, label start, label end)), in any
-/// order, as [`extract_top`] keeps them.
+/// The heaviest of an article's terms (term hash, (score, label place)), in any order, as
+/// [`extract_top`] keeps them; `write_label` writes a label out.
 fn top_terms(
-    terms: &mut Vec<(u64, (f32, u32, u32))>,
-    label_text: &str,
+    terms: &mut Vec<(u64, (f32, LabelPlace))>,
+    write_label: impl Fn(LabelPlace, &mut String),
     limits: TermLimits,
 ) -> CompactTerms {
     let TermLimits {
         max_terms,
         max_labels,
     } = limits;
-    let heavier = |a: &(u64, (f32, u32, u32)), b: &(u64, (f32, u32, u32))| {
+    let heavier = |a: &(u64, (f32, LabelPlace)), b: &(u64, (f32, LabelPlace))| {
         b.1 .0.total_cmp(&a.1 .0).then(a.0.cmp(&b.0))
     };
     if terms.len() > max_terms {
@@ -783,17 +803,15 @@ fn top_terms(
         label_ends: Vec::with_capacity(terms.len().min(max_labels)),
         label_text: String::new(),
     };
-    for &(hash, (_, start, end)) in terms.iter().take(max_labels) {
-        compact
-            .label_text
-            .push_str(&label_text[start as usize..end as usize]);
+    for &(hash, (_, place)) in terms.iter().take(max_labels) {
+        write_label(place, &mut compact.label_text);
         compact
             .label_ends
             .push((hash, compact.label_text.len() as u32));
     }
     compact
         .scores
-        .extend(terms.iter().map(|&(hash, (score, _, _))| (hash, score)));
+        .extend(terms.iter().map(|&(hash, (score, _))| (hash, score)));
     compact.scores.sort_unstable_by_key(|&(hash, _)| hash);
     compact
 }
@@ -944,9 +962,10 @@ fn push_chars_lowercase(word: &str, out: &mut String) {
     }
 }
 
-/// Adds the terms of one line.
+/// Adds the terms of one line: its words, and the index of its first word among the article's
+/// (see [`LabelPlace`]).
 fn collect_line(
-    words: &[Word<'_>],
+    (words, first_word): (&[Word<'_>], u32),
     in_title: bool,
     lower_words: &WordSet,
     collector: &mut TermCollector,
@@ -970,13 +989,15 @@ fn collect_line(
             name.1 = i + 1;
         } else if name.1 > name.0 {
             let name_words = &words[name.0..name.1];
-            flush_name(name_words, name_start, in_title, collector, buffers);
+            let at = first_word + name.0 as u32;
+            flush_name(name_words, at, name_start, in_title, collector, buffers);
             name = (0, 0);
         }
-        add_word(word.text, facts, in_title, collector);
+        add_word(first_word + i as u32, facts, in_title, collector);
     }
     let name_words = &words[name.0..name.1];
-    flush_name(name_words, name_start, in_title, collector, buffers);
+    let at = first_word + name.0 as u32;
+    flush_name(name_words, at, name_start, in_title, collector, buffers);
 }
 
 /// ASCII without capital letters: its own lower case.
@@ -1115,9 +1136,10 @@ fn is_name_part(
     true
 }
 
-/// Adds a name (`first` is the facts of its first word).
+/// Adds a name (`at` is the index of its first word, `first` that word's facts).
 fn flush_name(
     name: &[Word<'_>],
+    at: u32,
     first: WordFacts,
     in_title: bool,
     collector: &mut TermCollector,
@@ -1127,43 +1149,41 @@ fn flush_name(
         [] => {}
         // An ASCII word's folded lower case is its common-word key: its hash is known. (Not so
         // for other words: `fold_word_into` lower-cases a final sigma as a whole word does.)
-        [word] if first.has(WordFacts::ASCII) => {
+        [_] if first.has(WordFacts::ASCII) => {
             let hash = first.hash | TermKind::Name as u64;
-            collector.add_hashed(hash, in_title, |out| out.push_str(word.text));
+            collector.add_hashed(hash, in_title, (at, 1));
         }
         [word] => {
             fold_word_into(word.text, &mut buffers.key);
-            collector.add(TermKind::Name, &buffers.key, word.text, in_title);
+            collector.add(TermKind::Name, &buffers.key, (at, 1), in_title);
         }
         parts => {
-            let (key, label) = (&mut buffers.key, &mut buffers.label);
+            let key = &mut buffers.key;
             key.clear();
-            label.clear();
             for (i, part) in parts.iter().enumerate() {
                 if i > 0 {
                     key.push(' ');
-                    label.push(' ');
                 }
                 push_lowercase(part.text, key);
-                label.push_str(part.text);
             }
-            collector.add(TermKind::Name, key, label, in_title);
+            collector.add(TermKind::Name, key, (at, parts.len() as u32), in_title);
         }
     }
 }
 
-/// Adds a word as a number or a common word (labelled by its lower case).
-fn add_word(word: &str, facts: WordFacts, in_title: bool, collector: &mut TermCollector) {
+/// Adds the word at `at` (see [`LabelPlace`]) as a number or a common word (labelled by its
+/// lower case).
+fn add_word(at: u32, facts: WordFacts, in_title: bool, collector: &mut TermCollector) {
     if facts.has(WordFacts::HAS_DIGIT) {
         let hash = facts.hash | TermKind::Number as u64;
-        collector.add_hashed(hash, in_title, |out| out.push_str(word));
+        collector.add_hashed(hash, in_title, (at, 1));
         return;
     }
     if !facts.has(WordFacts::ADDS_WORD) {
         return;
     }
     let hash = facts.hash | TermKind::Word as u64;
-    collector.add_hashed(hash, in_title, |out| push_chars_lowercase(word, out));
+    collector.add_hashed(hash, in_title, (at, 1 | LOWER_CASE_LABEL));
 }
 
 #[cfg(test)]
@@ -1210,6 +1230,28 @@ mod tests {
         let found = labels("Police said the man fled. The police later found him in Springfield.");
         assert!(found.contains(&"Springfield".to_string()), "{found:?}");
         assert!(!found.contains(&"Police".to_string()), "{found:?}");
+    }
+
+    #[test]
+    fn labels_are_first_occurrences_as_written_or_in_lower_case() {
+        let text =
+            "Grain prices rose 6.3 percent, said Kim  Yong-chol in ΟΔΟΣ.\nGRAIN exports fell.";
+        let terms = extract(
+            "Floods hit Ruritania",
+            text.lines(),
+            TermWeights::default(),
+            1,
+        );
+        let labels: Vec<&str> = terms.labels.iter().map(|(_, l)| l.as_str()).collect();
+        // Common words: the first occurrence in lower case, character by character.
+        for label in ["grain", "prices", "percent", "floods", "οδοσ"] {
+            assert!(labels.contains(&label), "{label} in {labels:?}");
+        }
+        // Numbers and names as written; a name's words joined by one space; headline words too.
+        for label in ["6.3", "Kim Yong chol", "Ruritania", "ΟΔΟΣ"] {
+            assert!(labels.contains(&label), "{label} in {labels:?}");
+        }
+        assert_eq!(terms.labels.len(), terms.scores.len());
     }
 
     #[test]
