@@ -1028,13 +1028,11 @@ impl WordFacts {
     const ADDS_WORD: u8 = 16;
     const ASCII: u8 = 32;
 
-    fn of(word: &str, seed: u64, lower: &mut String) -> WordFacts {
+    /// The facts of `word` (`buffer` is reused for its lower case, then folded).
+    fn of(word: &str, seed: u64, buffer: &mut String) -> WordFacts {
         let own_lower_case = is_ascii_lower_case(word);
-        let lower: &str = if own_lower_case {
-            word
-        } else {
-            lower_into(word, lower)
-        };
+        let lower = lower_into(word, buffer);
+        let lower_len = lower.len();
         let mut flags = 0;
         let mut set = |flag: u8, on: bool| {
             if on {
@@ -1051,17 +1049,18 @@ impl WordFacts {
             let hash = term_hash(TermKind::Word, word, seed);
             return WordFacts { hash, flags };
         }
-        let mut folded = lower.to_string();
-        fold_suffixes(&mut folded);
+        fold_suffixes(buffer);
+        let folded = buffer.as_str();
         let short = if folded.is_ascii() {
             folded.len() < 3
         } else {
             folded.chars().count() < 3
         };
-        // A folded word differs from `lower` only when an ending was dropped ("others" → "other").
-        let skip = short || (folded.len() != lower.len() && is_stop_word(&folded));
+        // A folded word differs from its lower case only when an ending was dropped ("others"
+        // → "other").
+        let skip = short || (folded.len() != lower_len && is_stop_word(folded));
         set(Self::ADDS_WORD, !stop_word && !skip);
-        let hash = term_hash(TermKind::Word, &folded, seed);
+        let hash = term_hash(TermKind::Word, folded, seed);
         WordFacts { hash, flags }
     }
 
@@ -1080,33 +1079,55 @@ impl WordFacts {
 /// are frequent ones, which are looked up here instead of being lower-cased, checked against the
 /// stop words, folded and hashed at every occurrence. A slot per word of up to 15 bytes (as
 /// [`packed_word`]), the last word to land there; longer words are worked out every time.
+///
+/// The table starts small (32 KiB) and grows to its full size (512 KiB, in the second-level
+/// cache) once a thread has looked up enough words to fill it: one article extracted with
+/// fresh buffers ([`extract`]) should not pay for zeroing the full table.
 #[derive(Default)]
 struct KnownWords {
     /// The seed the hashes were made with.
     seed: u64,
     /// (packed word, its facts); a packed word is never 0, so 0 marks an empty slot.
     slots: Vec<(u128, WordFacts)>,
+    /// Words looked up since the table was made (up to [`KnownWords::GROW_AFTER`]).
+    lookups: usize,
     lower: String,
 }
 
 impl KnownWords {
-    const BITS: u32 = 14;
+    const FIRST_BITS: u32 = 10;
+    const FULL_BITS: u32 = 14;
+    /// Lookups after which a small table grows to its full size (~100 articles).
+    const GROW_AFTER: usize = 1 << 16;
 
     fn facts(&mut self, word: &str, seed: u64) -> WordFacts {
         let Some(packed) = packed_word(word) else {
             return WordFacts::of(word, seed, &mut self.lower);
         };
         if self.slots.is_empty() || self.seed != seed {
-            self.slots = vec![(0, WordFacts::default()); 1 << Self::BITS];
-            self.seed = seed;
+            self.reset(Self::FIRST_BITS, seed);
         }
-        let slot = (StopWordTable::mixed(packed) >> (64 - Self::BITS)) as usize;
+        self.lookups += 1;
+        if self.lookups == Self::GROW_AFTER {
+            self.reset(Self::FULL_BITS, seed);
+        }
+        let bits = self.slots.len().trailing_zeros();
+        let slot = (StopWordTable::mixed(packed) >> (64 - bits)) as usize;
         if self.slots[slot].0 == packed {
             return self.slots[slot].1;
         }
         let facts = WordFacts::of(word, seed, &mut self.lower);
         self.slots[slot] = (packed, facts);
         facts
+    }
+
+    /// An empty table of `1 << bits` slots for hashes made with `seed`.
+    fn reset(&mut self, bits: u32, seed: u64) {
+        self.slots = vec![(0, WordFacts::default()); 1 << bits];
+        self.seed = seed;
+        if bits == Self::FIRST_BITS {
+            self.lookups = 0;
+        }
     }
 }
 
