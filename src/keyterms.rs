@@ -853,11 +853,14 @@ fn lower_case_uses(
         return;
     }
     let starts_lower = |word: &&str| word.chars().next().is_some_and(char::is_lowercase);
+    // The same for an ASCII word, without decoding a character.
+    let starts_ascii_lower =
+        |word: &&str| word.as_bytes().first().is_some_and(u8::is_ascii_lowercase);
     let mut start = 0;
     for (line, &end) in lines.iter().zip(line_ends) {
         if line.is_ascii() {
             let line_words = words[start..end].iter().map(|word| word.text);
-            for word in line_words.filter(|w| starts_lower(w) && asked.contains(w)) {
+            for word in line_words.filter(|w| starts_ascii_lower(w) && asked.contains(w)) {
                 found.insert(word);
             }
         } else {
@@ -887,22 +890,26 @@ struct LowerUses {
 /// bit filter in front answers for most words looked up that are not in it, without hashing.
 #[derive(Default)]
 struct WordSet {
-    filter: [u64; 4],
+    filter: [u64; 16],
     short: AHashSet<u128>,
     long: AHashSet<String>,
 }
 
 impl WordSet {
+    /// A bit of 1,024 for the word's length, first and last byte: words of one length and one
+    /// last letter ("police", "notice") mostly differ in their first.
     #[inline]
     fn filter_bit(word: &str) -> (usize, u64) {
         let bytes = word.as_bytes();
-        let last = bytes.last().copied().unwrap_or(0);
-        let key = (bytes.len() as u8).wrapping_mul(37).wrapping_add(last) as usize;
+        let (first, last) = (bytes.first().copied(), bytes.last().copied());
+        let key = u32::from(first.unwrap_or(0)) | u32::from(last.unwrap_or(0)) << 8;
+        let key = (key | (bytes.len() as u32) << 16).wrapping_mul(0x9E37_79B1) >> 22;
+        let key = key as usize;
         (key / 64, 1 << (key % 64))
     }
 
     fn clear(&mut self) {
-        self.filter = [0; 4];
+        self.filter = [0; 16];
         // A set that one article grew past what articles need is freed instead of kept.
         if self.short.capacity() > KEPT_CAPACITY {
             self.short = AHashSet::new();
@@ -1426,6 +1433,36 @@ mod tests {
         assert_eq!(number.hash | 2, term_hash(TermKind::Number, "6.3", 1));
         let plural = WordFacts::of("Shootings", 1, &mut String::new());
         assert_eq!(plural.hash, term_hash(TermKind::Word, "shooting", 1));
+    }
+
+    #[test]
+    fn word_sets_hold_exactly_their_words() {
+        let inserted = ["police", "kim", "counterintelligence", "ünïcode", "a"];
+        // Same length and last letter, other first letters; prefixes; longer; empty.
+        let others = [
+            "notice",
+            "rolice",
+            "him",
+            "ki",
+            "kims",
+            "counterintelligences",
+            "",
+            "b",
+        ];
+        let mut set = WordSet::default();
+        for round in 0..2 {
+            assert!(set.is_empty());
+            for word in inserted {
+                set.insert(word);
+            }
+            for word in inserted {
+                assert!(set.contains(word), "{word} {round}");
+            }
+            for word in others {
+                assert!(!set.contains(word), "{word} {round}");
+            }
+            set.clear();
+        }
     }
 
     #[test]

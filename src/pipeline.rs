@@ -1249,7 +1249,9 @@ thread_local! {
 
 impl Worker {
     /// Runs `f` with this thread's worker. `f` must not call into rayon: a job stolen meanwhile
-    /// could ask for the worker again.
+    /// could ask for the worker again. The worker keeps its buffers for the thread's life: at
+    /// most a few times the longest line hashed (`--max-doc-bytes` caps it) and the capped
+    /// [`keyterms::TermScratch`].
     pub(crate) fn with_thread_worker<R>(f: impl FnOnce(&mut Worker) -> R) -> R {
         THREAD_WORKER.with_borrow_mut(f)
     }
