@@ -684,6 +684,7 @@ pub struct TermScratch {
     padded: Vec<u8>,
     terms: AHashMap<u64, (f32, LabelPlace)>,
     ranked: Vec<(u64, (f32, LabelPlace))>,
+    bucket_counts: Vec<u32>,
     line_scratch: LineScratch,
     lower_uses: LowerUses,
 }
@@ -763,7 +764,7 @@ pub fn extract_top_with<'a>(
     let ranked = &mut scratch.ranked;
     ranked.extend(scratch.terms.drain());
     let labels = |place, out: &mut String| write_label(place, &words, &headline_words, out);
-    let top = top_terms(ranked, labels, limits);
+    let top = top_terms(ranked, labels, limits, &mut scratch.bucket_counts);
     scratch.headline_words = recycle(headline_words);
     scratch.words = recycle(words);
     scratch.line_ends = recycle(line_ends);
@@ -777,6 +778,7 @@ fn top_terms(
     terms: &mut Vec<(u64, (f32, LabelPlace))>,
     write_label: impl Fn(LabelPlace, &mut String),
     limits: TermLimits,
+    bucket_counts: &mut Vec<u32>,
 ) -> CompactTerms {
     let TermLimits {
         max_terms,
@@ -799,7 +801,7 @@ fn top_terms(
     };
     labelled.sort_unstable_by_key(|t| t.0);
     let mut compact = CompactTerms {
-        scores: Vec::with_capacity(terms.len()),
+        scores: Vec::new(),
         label_ends: Vec::with_capacity(terms.len().min(max_labels)),
         label_text: String::new(),
     };
@@ -809,11 +811,57 @@ fn top_terms(
             .label_ends
             .push((hash, compact.label_text.len() as u32));
     }
+    let scores = terms.iter().map(|&(hash, (score, _))| (hash, score));
+    compact.scores = sorted_by_hash(scores, terms.len(), bucket_counts);
     compact
-        .scores
-        .extend(terms.iter().map(|&(hash, (score, _))| (hash, score)));
-    compact.scores.sort_unstable_by_key(|&(hash, _)| hash);
-    compact
+}
+
+/// `items` (`len` of them) sorted by hash: placed by the top bits of their hash into about one
+/// bucket each (term hashes are uniform), then an insertion sort puts the few that share a
+/// bucket in order. For an article's ~250 terms this takes a third of the time of a comparison
+/// sort. Hashes crowded into few buckets (made so on purpose) would make the insertion sort
+/// quadratic: past 8 moves an item it gives way to a comparison sort. `counts` is a reused
+/// buffer.
+fn sorted_by_hash<T: Copy + Default>(
+    items: impl Iterator<Item = (u64, T)> + Clone,
+    len: usize,
+    counts: &mut Vec<u32>,
+) -> Vec<(u64, T)> {
+    if len < 2 {
+        return items.collect();
+    }
+    let bits = (usize::BITS - (len - 1).leading_zeros()).min(16);
+    let bucket = |hash: u64| (hash >> (64 - bits)) as usize;
+    counts.clear();
+    counts.resize((1 << bits) + 1, 0);
+    for (hash, _) in items.clone() {
+        counts[bucket(hash) + 1] += 1;
+    }
+    for b in 1..counts.len() {
+        counts[b] += counts[b - 1];
+    }
+    let mut sorted = vec![(0u64, T::default()); len];
+    for item in items {
+        let next = &mut counts[bucket(item.0)];
+        sorted[*next as usize] = item;
+        *next += 1;
+    }
+    let mut moves_left = 8 * len;
+    for i in 1..len {
+        let item = sorted[i];
+        let mut j = i;
+        while j > 0 && sorted[j - 1].0 > item.0 {
+            sorted[j] = sorted[j - 1];
+            j -= 1;
+        }
+        sorted[j] = item;
+        moves_left = moves_left.saturating_sub(i - j);
+        if moves_left == 0 {
+            sorted.sort_unstable_by_key(|&(hash, _)| hash);
+            break;
+        }
+    }
+    sorted
 }
 
 /// The words an article also writes in lower case, among those [`is_name_part`] asks about
@@ -1433,6 +1481,37 @@ mod tests {
         assert_eq!(number.hash | 2, term_hash(TermKind::Number, "6.3", 1));
         let plural = WordFacts::of("Shootings", 1, &mut String::new());
         assert_eq!(plural.hash, term_hash(TermKind::Word, "shooting", 1));
+    }
+
+    #[test]
+    fn sorted_by_hash_is_sorted() {
+        let mut counts = Vec::new();
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for len in [0, 1, 2, 3, 31, 250, 400, 5000] {
+            // Uniform hashes; hashes crowded into one bucket (the comparison-sort way out);
+            // repeated hashes.
+            let uniform: Vec<(u64, f32)> = (0..len).map(|i| (next(), i as f32)).collect();
+            let crowded: Vec<(u64, f32)> = (0..len).map(|i| (next() >> 20, i as f32)).collect();
+            let repeated: Vec<(u64, f32)> = (0..len).map(|i| (next() % 7, i as f32)).collect();
+            for items in [uniform, crowded, repeated] {
+                let sorted = sorted_by_hash(items.iter().copied(), items.len(), &mut counts);
+                let mut expected = items.clone();
+                expected.sort_by_key(|&(hash, _)| hash);
+                let hashes = |v: &[(u64, f32)]| v.iter().map(|t| t.0).collect::<Vec<_>>();
+                assert_eq!(hashes(&sorted), hashes(&expected), "{len}");
+                let mut weights: Vec<u32> = sorted.iter().map(|t| t.1.to_bits()).collect();
+                let mut original: Vec<u32> = items.iter().map(|t| t.1.to_bits()).collect();
+                weights.sort_unstable();
+                original.sort_unstable();
+                assert_eq!(weights, original, "{len}: the same items");
+            }
+        }
     }
 
     #[test]
