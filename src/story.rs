@@ -496,8 +496,13 @@ impl StoryTermsBuilder {
             .zip(&scores)
             .map(|(&hash, &(_, score))| (hash, score))
             .collect();
-        ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranked.truncate(LABELLED_TERMS);
+        // Only which terms are the heaviest matters (they are sorted by hash next): selected,
+        // not sorted.
+        if ranked.len() > LABELLED_TERMS {
+            let heavier = |a: &(u64, f32), b: &(u64, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+            ranked.select_nth_unstable_by(LABELLED_TERMS, heavier);
+            ranked.truncate(LABELLED_TERMS);
+        }
         let mut top: Vec<u64> = ranked.into_iter().map(|(hash, _)| hash).collect();
         top.sort_unstable();
         let mut labels: Vec<(u64, u32)> = labels
