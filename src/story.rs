@@ -227,13 +227,25 @@ impl GroupLabels {
         self.defaults[entry / 64] |= 1 << (entry % 64);
     }
 
-    /// Group `g`'s display form of `term`, given the groups' vectors.
-    fn label(&self, vectors: &GroupVectors, g: usize, term: u32) -> Option<&str> {
+    /// Where group `g`'s listed labels are in `listed`.
+    fn listed_range(&self, g: usize) -> std::ops::Range<usize> {
         let from = self
             .listed
             .partition_point(|&(group, _)| (group as usize) < g);
         let to = from + self.listed[from..].partition_point(|&(group, _)| group as usize == g);
-        let listed = &self.listed[from..to];
+        from..to
+    }
+
+    /// Group `g`'s display form of `term`, given the groups' vectors and the group's
+    /// [`GroupLabels::listed_range`].
+    fn label(
+        &self,
+        vectors: &GroupVectors,
+        g: usize,
+        listed: std::ops::Range<usize>,
+        term: u32,
+    ) -> Option<&str> {
+        let listed = &self.listed[listed];
         if let Ok(i) = listed.binary_search_by_key(&term, |&(_, l)| self.table.terms[l as usize]) {
             return Some(self.table.text(listed[i].1));
         }
@@ -627,12 +639,17 @@ impl StoryTerms {
 
     /// The keywords of a story of these dup groups (see [`keywords`]), once weighed.
     pub fn keywords(&self, dup_groups: &[u32], count: usize) -> String {
+        // Each group's listed labels found once, not once per term asked about.
+        let listed: Vec<(usize, std::ops::Range<usize>)> = dup_groups
+            .iter()
+            .map(|&g| (g as usize, self.labels.listed_range(g as usize)))
+            .collect();
         keywords_by(
             dup_groups.iter().map(|&g| self.vectors.vector(g as usize)),
             |term| {
-                dup_groups
-                    .iter()
-                    .find_map(|&g| self.labels.label(&self.vectors, g as usize, term))
+                listed.iter().find_map(|(g, range)| {
+                    self.labels.label(&self.vectors, *g, range.clone(), term)
+                })
             },
             count,
         )
@@ -2466,7 +2483,9 @@ fn keywords_by<'a, T: TermKey + 'a>(
         // are distinct, as they are in a vector sorted by term without repeats.
         [vector] if vector.windows(2).all(|w| w[0].0 < w[1].0) => vector.to_vec(),
         _ => {
-            let mut weights: AHashMap<T, f32> = AHashMap::new();
+            // Sized for every entry: grown by rehashing it took a third of the stage.
+            let entries = vectors.iter().map(|vector| vector.len()).sum();
+            let mut weights: AHashMap<T, f32> = AHashMap::with_capacity(entries);
             for vector in vectors {
                 for &(term, weight) in vector {
                     *weights.entry(term).or_default() += weight;
