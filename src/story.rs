@@ -2128,7 +2128,12 @@ fn split_cluster<V: Vectors + ?Sized>(
         .enumerate()
         .map(|(i, &g)| (g, i as u32))
         .collect();
-    let mut df: AHashMap<V::Term, f32> = AHashMap::new();
+    // Sized for every entry (at most that many terms): not grown by rehashing.
+    let entries = cluster
+        .iter()
+        .map(|&g| vectors.vector(g as usize).len())
+        .sum();
+    let mut df: AHashMap<V::Term, f32> = AHashMap::with_capacity(entries);
     for &g in cluster {
         for &(term, _) in vectors.vector(g as usize) {
             *df.entry(term).or_default() += 1.0;
