@@ -611,10 +611,13 @@ impl StoryTerms {
             }
         }
         let n = vectors.count() as f32;
+        // Once per term, not once per entry (a group's entries outnumber the terms ~45 to 1).
+        let idf: Vec<f32> = df.iter().map(|&d| idf_value(n, d as f32)).collect();
+        drop(df);
         self.vectors
             .vectors_mut()
             .into_par_iter()
-            .for_each(|vector| weigh_vector(vector, n, |term| df[term as usize]));
+            .for_each(|vector| weigh_vector(vector, |term| idf[term as usize]));
     }
 
     /// Clusters the dup groups into stories (see [`detect_stories`]): a story label per group.
@@ -899,16 +902,15 @@ fn document_frequencies(groups: &[GroupInfo]) -> AHashMap<u64, u32> {
 
 /// A group's scores turned into its normalized TF-IDF vector, in place.
 fn tfidf_vector(mut scores: Vec<(u64, f32)>, n: f32, df: &AHashMap<u64, u32>) -> TermVector {
-    weigh_vector(&mut scores, n, |hash| df[&hash]);
+    weigh_vector(&mut scores, |hash| idf_value(n, df[&hash] as f32));
     scores
 }
 
 /// Mean scores turned into a normalized TF-IDF vector, in place, given each term's document
 /// frequency among `n` groups.
-fn weigh_vector<T: TermKey>(vector: &mut [(T, f32)], n: f32, df: impl Fn(T) -> u32) {
+fn weigh_vector<T: TermKey>(vector: &mut [(T, f32)], idf: impl Fn(T) -> f32) {
     for (term, weight) in vector.iter_mut() {
-        let idf = idf_value(n, df(*term) as f32);
-        *weight = (1.0 + *weight).ln() * idf;
+        *weight = (1.0 + *weight).ln() * idf(*term);
     }
     normalize(vector);
 }
