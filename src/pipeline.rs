@@ -1242,7 +1242,7 @@ pub(crate) struct Worker {
 
 thread_local! {
     /// Each thread's [`Worker`] for key terms, kept for the thread's life: `map_init` makes one
-    /// per job split (hundreds in a pass of 100,000 articles), and the word cache of its
+    /// per rayon job split (many in a pass), and the word cache of its
     /// [`keyterms::TermScratch`] pays off only once warm.
     static THREAD_WORKER: std::cell::RefCell<Worker> = std::cell::RefCell::new(Worker::default());
 }
