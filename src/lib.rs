@@ -7,8 +7,9 @@
 //! ```
 //!
 //! - [`input`] reads JSONL, CSV, folders and stdin into articles and rejects;
-//! - [`text`] normalizes, tokenizes and shingles, and skips boilerplate lines; [`spool`] keeps
-//!   the first pass's tokens in a temporary file for the boilerplate pass;
+//! - [`text`] normalizes, tokenizes and shingles, and skips boilerplate lines; [`boilerplate`]
+//!   decides which lines those are; [`spool`] keeps the first pass's tokens in a temporary file
+//!   for re-signing the articles whose boilerplate was not known when they were signed;
 //! - [`minhash`] computes signatures; [`lsh`] bands them into candidate pairs;
 //! - [`keyterms`] extracts names, numbers and salient words (for stories);
 //! - [`cluster`] turns verified edges into near-duplicate groups; [`story`] groups those into
@@ -21,6 +22,7 @@
 //!
 //! The binary (`src/main.rs`) is a thin command-line front end over [`pipeline::run`].
 
+pub mod boilerplate;
 pub mod cluster;
 pub mod error;
 pub mod eval;

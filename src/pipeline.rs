@@ -1,12 +1,9 @@
 //! Pipeline: runs the stages in order (input → text → minhash → lsh → cluster) and returns a
 //! [`Clustering`] for `report` to write.
 //!
-//! Boilerplate is found in two passes. Pass A signs every article's full text and groups them
-//! loosely (Jaccard ≥ [`LOOSE_THRESHOLD`]), which puts wire copies of one story together even
-//! when each carries another site's header and footer. A line that recurs in at least
-//! `boilerplate_min_groups` *different* loose groups is boilerplate ("Subscribe to our
-//! newsletter"); a story's own paragraphs, repeated only by that story's copies, are not.
-//! Pass B re-signs only the articles that contain boilerplate, without it.
+//! Boilerplate (see [`boilerplate`]) is guessed batch by batch while the first pass signs, and
+//! decided once every article is signed; the second pass re-signs only the articles whose
+//! boilerplate the guess got wrong, from the token spool (or the input read again).
 //!
 //! This module owns no algorithm of its own beyond that orchestration; it does not write files.
 
@@ -15,6 +12,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
+use crate::boilerplate::{self, ProvisionalLines};
 use crate::cluster::{self, DupGroup, Edge, RankKey, Story};
 use crate::error::{Error, Result};
 use crate::input::{
@@ -28,9 +26,7 @@ use crate::spool::{self, SharedSpool, SpoolReader, SpoolRecord};
 use crate::story::{self, StoryOptions};
 use crate::text::{self, BoilerplateLines, Scratch, ShingleOptions};
 
-/// The Jaccard at which pass A groups articles to tell boilerplate from a story's own text.
-/// Low on purpose: a wire copy must join its original here even with heavy boilerplate.
-pub const LOOSE_THRESHOLD: f64 = 0.3;
+pub use crate::boilerplate::LOOSE_THRESHOLD;
 
 /// How candidate pairs are verified before they become edges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -295,6 +291,9 @@ pub struct RunStats {
     /// Distinct boilerplate lines found, and articles that had at least one.
     pub boilerplate_lines: usize,
     pub articles_with_boilerplate: usize,
+    /// Articles signed again once the boilerplate was decided: the first pass, which guesses
+    /// the boilerplate as it goes, had signed them without other lines.
+    pub resigned_articles: usize,
     /// Articles longer than `--max-doc-bytes`, hashed only up to the cap.
     pub capped_articles: usize,
     pub candidate_pairs: usize,
@@ -390,6 +389,11 @@ struct FirstPass {
     spool: Option<SharedSpool>,
     /// Each article's record in `spool`.
     spooled: Vec<SpoolRecord>,
+    /// The boilerplate lines guessed while signing.
+    provisional: ProvisionalLines,
+    /// Per article (with boilerplate removal on): how many of the guessed lines it was signed
+    /// without (see [`ProvisionalLines::guessed_within`]).
+    signed_known: Vec<u32>,
 }
 
 /// Every article's line hashes, one article after another in one vector (a vector per
@@ -439,6 +443,11 @@ impl FirstPass {
         self.metas
             .retain(|_| keep[index.next().unwrap_or_default()]);
         self.line_hashes.retain(keep);
+        if !self.signed_known.is_empty() {
+            let mut index = 0..;
+            self.signed_known
+                .retain(|_| keep[index.next().unwrap_or_default()]);
+        }
         if let Some(kept) = &mut self.kept {
             let mut index = 0..;
             kept.retain(|_| keep[index.next().unwrap_or_default()]);
@@ -470,6 +479,8 @@ struct Signer<'a> {
     progress: &'a dyn Progress,
     batch: Vec<Article>,
     batch_bytes: usize,
+    /// Articles signed at once at most ([`BATCH_ARTICLES`]; fewer in tests).
+    batch_articles: usize,
     first: FirstPass,
 }
 
@@ -486,6 +497,7 @@ impl<'a> Signer<'a> {
             progress,
             batch: Vec::new(),
             batch_bytes: 0,
+            batch_articles: BATCH_ARTICLES,
             first: FirstPass {
                 kept: in_memory.then(Vec::new),
                 // Without a spool the boilerplate pass reads the input again: slower, same result.
@@ -503,26 +515,38 @@ impl<'a> Signer<'a> {
         let k = self.hasher.num_perm();
         let mut values = vec![0u32; batch.len() * k];
         let (opts, hasher, progress) = (self.opts, self.hasher, self.progress);
-        let spool = self.first.spool.as_ref();
+        let plan = SignPlan {
+            opts,
+            hasher,
+            skip: self.first.provisional.skip(),
+            spool: self.first.spool.as_ref(),
+            progress,
+        };
         let task = spool_task_articles(batch.len());
         let tasks: Vec<SignedTask> = values
             .par_chunks_mut(k * task)
             .zip(batch.par_chunks(task))
             .map_init(Worker::default, |worker, (signatures, articles)| {
-                sign_task(worker, signatures, articles, opts, hasher, spool, progress)
+                sign_task(worker, signatures, articles, plan)
             })
             .collect();
         let record_lines = opts.boilerplate;
-        let first = &mut self.first;
-        let signed = tasks.iter().flat_map(|SignedTask { lines, signed }| {
-            let mut next = 0;
-            signed.iter().map(move |article| {
-                article.map(|(count, spooled)| {
-                    next += count;
-                    (&lines[next - count..next], spooled)
+        let signed: Vec<Option<(&[u64], Option<SpoolRecord>)>> = tasks
+            .iter()
+            .flat_map(|SignedTask { lines, signed }| {
+                let mut next = 0;
+                signed.iter().map(move |article| {
+                    article.map(|(count, spooled)| {
+                        next += count;
+                        (&lines[next - count..next], spooled)
+                    })
                 })
             })
-        });
+            .collect();
+        if record_lines {
+            self.learn_boilerplate(&batch, &signed, &mut values);
+        }
+        let first = &mut self.first;
         for ((mut article, signed), signature) in
             batch.into_iter().zip(signed).zip(values.chunks(k))
         {
@@ -541,6 +565,7 @@ impl<'a> Signer<'a> {
             first.values.extend_from_slice(signature);
             if record_lines {
                 first.line_hashes.push(lines);
+                first.signed_known.push(first.provisional.len());
             }
             if first.spool.is_some() {
                 // A failed write abandons the whole spool (see `SharedSpool`): any place will do.
@@ -556,6 +581,38 @@ impl<'a> Signer<'a> {
                 None => first.metas.push(ArticleMeta::from_article(article)),
             }
         }
+    }
+
+    /// Learns boilerplate lines from a signed batch (see [`ProvisionalLines::learn`]) and
+    /// re-signs, in `values`, the batch's articles that carry the lines learned: every article
+    /// of a batch leaves it signed without every line guessed so far.
+    fn learn_boilerplate(
+        &mut self,
+        batch: &[Article],
+        signed: &[Option<(&[u64], Option<SpoolRecord>)>],
+        values: &mut [u32],
+    ) {
+        let k = self.hasher.num_perm();
+        let lines: Vec<&[u64]> = signed
+            .iter()
+            .map(|article| article.map_or(&[][..], |(lines, _)| lines))
+            .collect();
+        let provisional = &mut self.first.provisional;
+        let learned = provisional.learn(values, k, &lines, self.opts.boilerplate_min_groups);
+        if learned.is_empty() {
+            return;
+        }
+        let learned = BoilerplateLines::new(learned);
+        let (opts, hasher, skip) = (self.opts, self.hasher, provisional.skip());
+        values
+            .par_chunks_mut(k)
+            .zip(batch.par_iter().zip(lines.par_iter()))
+            .filter(|(_, (_, lines))| lines.iter().any(|&line| learned.contains(line)))
+            .for_each(|(signature, (article, _))| {
+                Worker::with_thread_worker(|worker| {
+                    worker.sign_or_whole(&article.text, &opts.shingle, hasher, skip, signature);
+                });
+            });
     }
 
     /// Ends the first pass: signs the last batch, rejects duplicate ids (the first one read
@@ -612,17 +669,33 @@ struct SignedTask {
     signed: Vec<Option<(usize, Option<SpoolRecord>)>>,
 }
 
+/// How the first pass signs a batch.
+#[derive(Clone, Copy)]
+struct SignPlan<'a> {
+    opts: &'a Options,
+    hasher: &'a MinHasher,
+    /// The boilerplate lines guessed so far, skipped.
+    skip: Option<&'a BoilerplateLines>,
+    /// Where every article's tokens go, for the second pass.
+    spool: Option<&'a SharedSpool>,
+    progress: &'a dyn Progress,
+}
+
 /// One task of the first pass: signs `articles` into `signatures` (`num_perm` values each),
 /// and appends their spool records in one write.
 fn sign_task(
     worker: &mut Worker,
     signatures: &mut [u32],
     articles: &[Article],
-    opts: &Options,
-    hasher: &MinHasher,
-    spool: Option<&SharedSpool>,
-    progress: &dyn Progress,
+    plan: SignPlan,
 ) -> SignedTask {
+    let SignPlan {
+        opts,
+        hasher,
+        skip,
+        spool,
+        progress,
+    } = plan;
     // Line hashes only serve the boilerplate pass: without it, no article pays for them.
     let record_lines = opts.boilerplate;
     let mut records = Vec::new();
@@ -631,7 +704,7 @@ fn sign_task(
     for (signature, article) in signatures.chunks_mut(hasher.num_perm()).zip(articles) {
         let (text, shingle) = (&article.text, &opts.shingle);
         let tokens = if record_lines {
-            worker.sign_recording_lines(text, shingle, hasher, signature, spool.is_some())
+            worker.sign_recording_lines(text, shingle, hasher, skip, signature, spool.is_some())
         } else {
             worker.sign(text, shingle, hasher, None, signature)
         };
@@ -680,7 +753,7 @@ impl RecordSink for Signer<'_> {
             Ok(article) => {
                 self.batch_bytes += article.text.len().min(self.opts.shingle.max_doc_bytes);
                 self.batch.push(article);
-                if self.batch_bytes >= BATCH_BYTES || self.batch.len() >= BATCH_ARTICLES {
+                if self.batch_bytes >= BATCH_BYTES || self.batch.len() >= self.batch_articles {
                     self.flush();
                 }
             }
@@ -772,55 +845,48 @@ impl SkippedLines {
     }
 }
 
-/// The second pass: re-signs the articles that contain boilerplate, without it.
+/// The second pass: re-signs the articles signed without other lines than the final
+/// boilerplate (the `stale` ones), without the final boilerplate.
 struct Resign<'a> {
-    skipped: &'a SkippedLines,
+    stale: &'a [bool],
     boilerplate: &'a BoilerplateLines,
     hasher: &'a MinHasher,
     opts: &'a Options,
     signatures: &'a mut Signatures,
-    /// Articles with boilerplate and words besides (their signature was replaced).
-    resigned: usize,
 }
 
 impl Revisit for Resign<'_> {
     fn batch(&mut self, batch: &[(usize, &Article)]) {
-        let (skipped, boilerplate, hasher, opts) =
-            (self.skipped, self.boilerplate, self.hasher, self.opts);
+        let (stale, boilerplate, hasher, opts) =
+            (self.stale, self.boilerplate, self.hasher, self.opts);
         let fresh: Vec<(usize, Vec<u32>)> = batch
             .par_iter()
-            .filter(|&&(doc, _)| !skipped.of(doc).is_empty())
+            .filter(|&&(doc, _)| stale[doc])
             .map_init(Worker::default, |worker, &(doc, article)| {
                 let mut fresh = vec![0u32; hasher.num_perm()];
-                let tokens = worker.sign(
-                    &article.text,
-                    &opts.shingle,
-                    hasher,
-                    Some(boilerplate),
-                    &mut fresh,
-                );
-                (tokens > 0).then_some((doc, fresh))
+                let skip = (!boilerplate.is_empty()).then_some(boilerplate);
+                worker.sign_or_whole(&article.text, &opts.shingle, hasher, skip, &mut fresh);
+                (doc, fresh)
             })
-            .flatten()
             .collect();
         let k = hasher.num_perm();
         for (doc, signature) in fresh {
             self.signatures.values_mut()[doc * k..(doc + 1) * k].copy_from_slice(&signature);
-            self.resigned += 1;
         }
     }
 }
 
-/// The second pass from the spool: re-signs the articles that contain boilerplate, without it,
-/// from their spooled tokens. Returns how many were re-signed.
+/// The second pass from the spool: re-signs the `stale` articles from their spooled tokens,
+/// without the lines of `skipped` (or whole when that leaves nothing).
 fn resign_from_spool(
     spool: SpoolReader,
     spooled: &[SpoolRecord],
+    stale: &[bool],
     skipped: &SkippedLines,
     hasher: &MinHasher,
     opts: &Options,
     signatures: &mut Signatures,
-) -> Result<usize> {
+) -> Result<()> {
     let k = hasher.num_perm();
     let spool_error = |err: std::io::Error| Error::Spool {
         path: std::env::temp_dir(),
@@ -828,9 +894,7 @@ fn resign_from_spool(
     };
     // In spool order, neighbours' records lie side by side: a task reads its articles' records
     // in one read, and every task reads on its own thread (no serial read between batches).
-    let mut in_spool_order: Vec<usize> = (0..spooled.len())
-        .filter(|&doc| !skipped.of(doc).is_empty())
-        .collect();
+    let mut in_spool_order: Vec<usize> = (0..spooled.len()).filter(|&doc| stale[doc]).collect();
     in_spool_order.sort_unstable_by_key(|&doc| spooled[doc].offset);
     let resign = |docs: &[usize]| -> std::io::Result<Vec<(usize, Vec<u32>)>> {
         let mut fresh = Vec::with_capacity(docs.len());
@@ -845,21 +909,24 @@ fn resign_from_spool(
                 let from = (place.offset - first.offset) as usize;
                 let record = &records[from..from + place.len as usize];
                 let mut signature = vec![0u32; k];
-                hasher.start(&mut signature);
-                let tokens =
-                    spool::shingle_record(record, skipped.of(doc), opts.shingle.size, |shingle| {
-                        hasher.add(shingle, &mut signature)
-                    });
-                hasher.finish(&mut signature);
-                // Nothing but boilerplate: the first signature stays.
-                if tokens > 0 {
-                    fresh.push((doc, signature));
+                let sign = |skip: &[u32], signature: &mut [u32]| {
+                    hasher.start(signature);
+                    let tokens =
+                        spool::shingle_record(record, skip, opts.shingle.size, |shingle| {
+                            hasher.add(shingle, signature)
+                        });
+                    hasher.finish(signature);
+                    tokens
+                };
+                // Nothing but boilerplate: signed whole.
+                if sign(skipped.of(doc), &mut signature) == 0 {
+                    sign(&[], &mut signature);
                 }
+                fresh.push((doc, signature));
             }
         }
         Ok(fresh)
     };
-    let mut resigned = 0;
     for window in in_spool_order.chunks(BATCH_ARTICLES) {
         let fresh: Vec<Vec<(usize, Vec<u32>)>> = window
             .par_chunks(spool_task_articles(window.len()))
@@ -868,10 +935,9 @@ fn resign_from_spool(
             .map_err(spool_error)?;
         for (doc, signature) in fresh.into_iter().flatten() {
             signatures.values_mut()[doc * k..(doc + 1) * k].copy_from_slice(&signature);
-            resigned += 1;
         }
     }
-    Ok(resigned)
+    Ok(())
 }
 
 /// Articles of one task that writes their spool records (in one write) in the first pass, or
@@ -1117,47 +1183,12 @@ fn cluster_first_pass(
     opts: &Options,
     progress: &dyn Progress,
 ) -> Result<Clustering> {
-    let k = hasher.num_perm();
-    let mut signatures = Signatures::new(k, std::mem::take(&mut first.values));
-    let boilerplate = if opts.boilerplate {
-        progress.stage("boilerplate");
-        find_boilerplate(&signatures, &first.line_hashes, opts)
-    } else {
-        BoilerplateLines::default()
-    };
-    let skipped = SkippedLines::new(first.line_hashes.iter(), &boilerplate);
-    first.line_hashes = LineHashes::default();
-    let mut stats = RunStats {
-        boilerplate_lines: boilerplate.len(),
-        ..RunStats::default()
-    };
-    let spool = first.spool.take().and_then(SharedSpool::finish);
-    let spooled = std::mem::take(&mut first.spooled);
-    if let (false, Some(spool)) = (boilerplate.is_empty(), spool) {
-        progress.stage("second pass");
-        stats.articles_with_boilerplate =
-            resign_from_spool(spool, &spooled, &skipped, hasher, opts, &mut signatures)?;
-    } else if !boilerplate.is_empty() {
-        progress.stage("second pass");
-        let mut resign = Resign {
-            skipped: &skipped,
-            boilerplate: &boilerplate,
-            hasher,
-            opts,
-            signatures: &mut signatures,
-            resigned: 0,
-        };
-        revisit(
-            &mut resign,
-            first.kept.as_deref(),
-            replay,
-            &first.metas,
-            opts,
-            progress,
-        )?;
-        stats.articles_with_boilerplate = resign.resigned;
-    }
-
+    let Settled {
+        signatures,
+        boilerplate,
+        skipped,
+        stats,
+    } = settle_boilerplate(&mut first, replay, hasher, opts, progress)?;
     progress.stage("near-duplicates");
     let (edges, candidate_pairs) = near_duplicate_edges(
         first.kept.as_deref(),
@@ -1229,6 +1260,101 @@ fn cluster_first_pass(
     })
 }
 
+/// The first pass's signatures once the boilerplate is decided, with what depends on it.
+struct Settled {
+    /// Every article's signature without the final boilerplate lines.
+    signatures: Signatures,
+    boilerplate: BoilerplateLines,
+    skipped: SkippedLines,
+    /// The boilerplate counters.
+    stats: RunStats,
+}
+
+/// Decides the boilerplate lines over all articles and re-signs the articles signed without
+/// other lines (the second pass): from the spool, the kept articles, or the input read again.
+/// Takes the first pass's signatures and line hashes.
+fn settle_boilerplate(
+    first: &mut FirstPass,
+    replay: Option<&[PathBuf]>,
+    hasher: &MinHasher,
+    opts: &Options,
+    progress: &dyn Progress,
+) -> Result<Settled> {
+    let k = hasher.num_perm();
+    let mut signatures = Signatures::new(k, std::mem::take(&mut first.values));
+    if !opts.boilerplate {
+        return Ok(Settled {
+            signatures,
+            boilerplate: BoilerplateLines::default(),
+            skipped: SkippedLines::new(std::iter::empty(), &BoilerplateLines::default()),
+            stats: RunStats::default(),
+        });
+    }
+    progress.stage("boilerplate");
+    let lines = std::mem::take(&mut first.line_hashes);
+    let boilerplate =
+        boilerplate::find_boilerplate(&signatures, lines.iter(), opts.boilerplate_min_groups);
+    let stale = boilerplate::stale_signatures(
+        (0..lines.len()).into_par_iter().map(|doc| lines.of(doc)),
+        &boilerplate,
+        &first.provisional,
+        &first.signed_known,
+    );
+    let skipped = SkippedLines::new(lines.iter(), &boilerplate);
+    drop(lines);
+    let stats = RunStats {
+        boilerplate_lines: boilerplate.len(),
+        articles_with_boilerplate: stale.with_boilerplate,
+        resigned_articles: stale.stale.iter().filter(|&&stale| stale).count(),
+        ..RunStats::default()
+    };
+    let spool = first.spool.take().and_then(SharedSpool::finish);
+    let spooled = std::mem::take(&mut first.spooled);
+    if stats.resigned_articles == 0 {
+        return Ok(Settled {
+            signatures,
+            boilerplate,
+            skipped,
+            stats,
+        });
+    }
+    progress.stage("second pass");
+    match spool {
+        Some(spool) => resign_from_spool(
+            spool,
+            &spooled,
+            &stale.stale,
+            &skipped,
+            hasher,
+            opts,
+            &mut signatures,
+        )?,
+        None => {
+            let mut resign = Resign {
+                stale: &stale.stale,
+                boilerplate: &boilerplate,
+                hasher,
+                opts,
+                signatures: &mut signatures,
+            };
+            revisit(
+                &mut resign,
+                first.kept.as_deref(),
+                replay,
+                &first.metas,
+                opts,
+                progress,
+            )?;
+        }
+    }
+    Ok(Settled {
+        signatures,
+        boilerplate,
+        skipped,
+        stats,
+    })
+}
+
 /// Per-thread buffers, reused from one article to the next.
 #[derive(Default)]
 pub(crate) struct Worker {
@@ -1267,26 +1393,39 @@ impl Worker {
         signature: &mut [u32],
     ) -> usize {
         hasher.start(signature);
-        let tokens = text::shingle_lines(
-            text,
-            shingle,
-            skip,
-            &mut self.scratch,
-            |_| {},
-            |shingle| hasher.add(shingle, signature),
-        );
+        let tokens = text::shingle_skipping(text, shingle, skip, &mut self.scratch, |shingle| {
+            hasher.add(shingle, signature)
+        });
         hasher.finish(signature);
         tokens
     }
 
-    /// [`Worker::sign`] without skipping, also recording the hash of every line with words in
-    /// `self.line_hashes` (for the boilerplate pass) and, with `spool`, encoding the article's
-    /// spool record (its tokens, line by line) into `self.record`.
+    /// [`Worker::sign`], or the whole text when `skip` leaves nothing: an article made of
+    /// nothing but boilerplate is signed whole.
+    pub(crate) fn sign_or_whole(
+        &mut self,
+        text: &str,
+        shingle: &ShingleOptions,
+        hasher: &MinHasher,
+        skip: Option<&BoilerplateLines>,
+        signature: &mut [u32],
+    ) -> usize {
+        let tokens = self.sign(text, shingle, hasher, skip, signature);
+        if tokens > 0 || skip.is_none() {
+            return tokens;
+        }
+        self.sign(text, shingle, hasher, None, signature)
+    }
+
+    /// [`Worker::sign_or_whole`], also recording the hash of every line with words (skipped or
+    /// not) in `self.line_hashes` (for the boilerplate pass) and, with `spool`, encoding the
+    /// article's spool record (all its tokens, line by line) into `self.record`.
     fn sign_recording_lines(
         &mut self,
         text: &str,
         shingle: &ShingleOptions,
         hasher: &MinHasher,
+        skip: Option<&BoilerplateLines>,
         signature: &mut [u32],
         spool: bool,
     ) -> usize {
@@ -1297,10 +1436,10 @@ impl Worker {
         let tokens = text::shingle_lines(
             text,
             shingle,
-            None,
+            skip,
             &mut self.scratch,
-            |tokens| {
-                line_hashes.push(text::tokens_line_hash(tokens, shingle.seed));
+            |tokens, line_hash| {
+                line_hashes.push(line_hash);
                 if spool {
                     spool::encode_line(tokens, record);
                 }
@@ -1308,42 +1447,11 @@ impl Worker {
             |shingle| hasher.add(shingle, signature),
         );
         hasher.finish(signature);
+        if tokens == 0 && !self.line_hashes.is_empty() {
+            return self.sign(text, shingle, hasher, None, signature);
+        }
         tokens
     }
-}
-
-/// Lines that recur in at least `boilerplate_min_groups` different loose groups.
-fn find_boilerplate(
-    signatures: &Signatures,
-    line_hashes: &LineHashes,
-    opts: &Options,
-) -> BoilerplateLines {
-    let n = line_hashes.len();
-    if n < opts.boilerplate_min_groups.max(2) {
-        return BoilerplateLines::default();
-    }
-    let docs: Vec<u32> = (0..n as u32).collect();
-    let params = lsh::optimal_params(LOOSE_THRESHOLD, signatures.num_perm(), 0.5, 0.5);
-    let edges: Vec<Edge> = lsh::candidate_pairs(signatures, &docs, params)
-        .into_par_iter()
-        .filter_map(|(a, b)| verified_edge(signatures, a, b, LOOSE_THRESHOLD))
-        .collect();
-    let mut sets = cluster::UnionFind::new(n);
-    for edge in &edges {
-        sets.union(edge.a, edge.b);
-    }
-    let mut line_groups: Vec<(u64, u32)> = Vec::new();
-    for (doc, lines) in line_hashes.iter().enumerate() {
-        let group = sets.find(doc as u32);
-        line_groups.extend(lines.iter().map(|&line| (line, group)));
-    }
-    line_groups.par_sort_unstable();
-    line_groups.dedup();
-    let boilerplate = line_groups
-        .chunk_by(|x, y| x.0 == y.0)
-        .filter(|run| run.len() >= opts.boilerplate_min_groups)
-        .map(|run| run[0].0);
-    BoilerplateLines::new(boilerplate)
 }
 
 fn verified_edge(signatures: &Signatures, a: u32, b: u32, threshold: f64) -> Option<Edge> {
@@ -1647,36 +1755,60 @@ mod tests {
         }
     }
 
-    /// The boilerplate pass from the token spool gives what re-reading the input gives.
+    /// Whatever the first pass guessed, every final signature is the article's signature
+    /// without the final boilerplate lines, re-signed from the spool, from the kept articles or
+    /// from the input read again.
     #[test]
-    fn spooled_and_re_read_boilerplate_passes_agree() {
+    fn final_signatures_skip_the_final_boilerplate_whatever_was_guessed() {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let path = dir.path().join("docs.jsonl");
         let file = std::fs::File::create(&path).expect("a corpus file");
         let gen = crate::gen::GenOptions { n: 1500, seed: 9 };
         crate::gen::write_corpus(&gen, std::io::BufWriter::new(file), std::io::sink())
             .expect("the corpus is written");
-        let spooled = Options {
+        // Every way of signing again: from the spool, from the input read again, from the kept
+        // articles.
+        let inputs = std::slice::from_ref(&path);
+        let opts = Options {
             stories: None,
             ..Options::default()
         };
-        let re_read = Options {
-            spool_tokens: false,
-            ..spooled.clone()
-        };
-        let a = run(std::slice::from_ref(&path), &spooled, &NoProgress).expect("a run");
-        let b = run(std::slice::from_ref(&path), &re_read, &NoProgress).expect("a run");
-        assert!(
-            a.stats.articles_with_boilerplate > 100,
-            "the corpus has boilerplate"
-        );
-        assert_eq!(
-            a.stats.articles_with_boilerplate,
-            b.stats.articles_with_boilerplate
-        );
-        assert_eq!(a.dup_of, b.dup_of);
-        assert_eq!(a.similarity, b.similarity);
-        assert_eq!(a.dup_groups.len(), b.dup_groups.len());
+        let hasher = MinHasher::new(opts.num_perm, opts.shingle.seed, opts.algorithm);
+        let corpus = input::read_corpus(inputs, &opts.read, &|_| {}).expect("the corpus reads");
+        assert!(corpus.rejects.is_empty());
+        for (in_memory, spool_tokens) in [(false, true), (false, false), (true, false)] {
+            let opts = Options {
+                spool_tokens,
+                ..opts.clone()
+            };
+            let mut signer = Signer::new(&opts, &hasher, &NoProgress, in_memory);
+            // Batches of 40: too few articles to see every site's boilerplate three times,
+            // so that the guess is wrong for some articles.
+            signer.batch_articles = 40;
+            input::stream_records(inputs, &opts.read, &|_| {}, &mut signer).expect("a pass");
+            let mut first = signer.finish().expect("the first pass");
+            let replay = (!in_memory).then_some(inputs);
+            let settled = settle_boilerplate(&mut first, replay, &hasher, &opts, &NoProgress)
+                .expect("the second pass");
+            let stats = &settled.stats;
+            assert!(
+                stats.articles_with_boilerplate > 100,
+                "the corpus has boilerplate"
+            );
+            assert!(
+                stats.resigned_articles > 0
+                    && stats.resigned_articles < stats.articles_with_boilerplate,
+                "some guesses are wrong, most are right: {} re-signed",
+                stats.resigned_articles
+            );
+            let mut worker = Worker::default();
+            let mut expected = vec![0u32; hasher.num_perm()];
+            for (doc, article) in corpus.articles.iter().enumerate() {
+                let skip = Some(&settled.boilerplate);
+                worker.sign_or_whole(&article.text, &opts.shingle, &hasher, skip, &mut expected);
+                assert_eq!(settled.signatures.get(doc), &expected[..], "article {doc}");
+            }
+        }
     }
 
     #[test]

@@ -48,6 +48,10 @@ impl BoilerplateLines {
         }
     }
 
+    pub fn extend(&mut self, hashes: impl IntoIterator<Item = u64>) {
+        self.hashes.extend(hashes);
+    }
+
     pub fn contains(&self, line_hash: u64) -> bool {
         self.hashes.contains(&line_hash)
     }
@@ -129,26 +133,54 @@ pub fn shingle_text(
         opts,
         skip,
         scratch,
-        |tokens| line_hashes.push(tokens_line_hash(tokens, opts.seed)),
+        |_, line_hash| line_hashes.push(line_hash),
         emit,
     )
 }
 
-/// [`shingle_text`], showing the tokens of every line with words (boilerplate or not) to
-/// `each_line` instead of recording line hashes.
+/// [`shingle_text`], showing the tokens and the hash of every line with words (boilerplate or
+/// not) to `each_line` instead of recording line hashes.
 pub fn shingle_lines(
     text: &str,
     opts: &ShingleOptions,
     skip: Option<&BoilerplateLines>,
     scratch: &mut Scratch,
-    mut each_line: impl FnMut(&[Token]),
+    each_line: impl FnMut(&[Token], u64),
+    emit: impl FnMut(u64),
+) -> usize {
+    shingle_each_line(text, opts, skip, scratch, true, each_line, emit)
+}
+
+/// [`shingle_text`] without the line hashes: a line is hashed only to be looked up in `skip`.
+pub fn shingle_skipping(
+    text: &str,
+    opts: &ShingleOptions,
+    skip: Option<&BoilerplateLines>,
+    scratch: &mut Scratch,
+    emit: impl FnMut(u64),
+) -> usize {
+    shingle_each_line(text, opts, skip, scratch, false, |_, _| {}, emit)
+}
+
+/// The loop of [`shingle_lines`] and [`shingle_skipping`]: each line is hashed once at most,
+/// when `each_line` wants it or `skip` is to be checked.
+fn shingle_each_line(
+    text: &str,
+    opts: &ShingleOptions,
+    skip: Option<&BoilerplateLines>,
+    scratch: &mut Scratch,
+    hash_every_line: bool,
+    mut each_line: impl FnMut(&[Token], u64),
     mut emit: impl FnMut(u64),
 ) -> usize {
     let mut window = ShingleWindow::new(opts.size);
     for_each_line(text, opts, scratch, |tokens| {
-        each_line(tokens);
-        if skip.is_some_and(|lines| lines.contains(tokens_line_hash(tokens, opts.seed))) {
-            return;
+        if hash_every_line || skip.is_some() {
+            let line_hash = tokens_line_hash(tokens, opts.seed);
+            each_line(tokens, line_hash);
+            if skip.is_some_and(|lines| lines.contains(line_hash)) {
+                return;
+            }
         }
         for &token in tokens {
             window.push(token, &mut emit);

@@ -1,0 +1,304 @@
+//! Boilerplate: lines that recur across unrelated articles ("Subscribe to our newsletter"), so
+//! that signatures can leave them out.
+//!
+//! The rule ([`find_boilerplate`]): articles are grouped loosely (Jaccard ≥ [`LOOSE_THRESHOLD`]),
+//! which puts wire copies of one story together even when each carries another site's header
+//! and footer; a line that recurs in at least `min_groups` *different* loose groups is
+//! boilerplate. A story's own paragraphs, repeated only by that story's copies, are not.
+//!
+//! The rule needs every article's signature, so the first pass cannot know the final lines
+//! while it signs. It guesses instead ([`ProvisionalLines`]): after each batch it learns the
+//! lines that already recur in several unrelated articles of the batch, re-signs the batch's
+//! articles that carry them, and skips them in every later batch. Once the final lines are
+//! known, only the articles whose skipped lines differ between the guess and the final set
+//! ([`stale_signatures`]) are signed again: the final signatures are exactly those of the
+//! final lines, guessed well or not; a good guess (a site's boilerplate shows in the first
+//! batch that carries the site) saves signing nearly every article twice.
+//!
+//! This module does not read, tokenize or sign: it decides which lines to skip.
+
+use ahash::AHashMap;
+use rayon::prelude::*;
+
+use crate::cluster::{self, Edge};
+use crate::lsh;
+use crate::minhash::{estimate, Signatures};
+use crate::text::BoilerplateLines;
+
+/// The Jaccard at which articles are grouped to tell boilerplate from a story's own text.
+/// Low on purpose: a wire copy must join its original here even with heavy boilerplate.
+pub const LOOSE_THRESHOLD: f64 = 0.3;
+
+/// Lines that recur in at least `min_groups` different loose groups, over all articles
+/// (`line_hashes` gives each article's line hashes, in signature order).
+pub fn find_boilerplate<'h>(
+    signatures: &Signatures,
+    line_hashes: impl ExactSizeIterator<Item = &'h [u64]>,
+    min_groups: usize,
+) -> BoilerplateLines {
+    let n = line_hashes.len();
+    if n < min_groups.max(2) {
+        return BoilerplateLines::default();
+    }
+    let docs: Vec<u32> = (0..n as u32).collect();
+    let params = lsh::optimal_params(LOOSE_THRESHOLD, signatures.num_perm(), 0.5, 0.5);
+    let edges: Vec<Edge> = lsh::candidate_pairs(signatures, &docs, params)
+        .into_par_iter()
+        .filter_map(|(a, b)| {
+            let similarity = signatures.similarity(a as usize, b as usize);
+            (similarity >= LOOSE_THRESHOLD).then_some(Edge {
+                a,
+                b,
+                similarity: similarity as f32,
+            })
+        })
+        .collect();
+    let mut sets = cluster::UnionFind::new(n);
+    for edge in &edges {
+        sets.union(edge.a, edge.b);
+    }
+    let mut line_groups: Vec<(u64, u32)> = Vec::new();
+    for (doc, lines) in line_hashes.enumerate() {
+        let group = sets.find(doc as u32);
+        line_groups.extend(lines.iter().map(|&line| (line, group)));
+    }
+    line_groups.par_sort_unstable();
+    line_groups.dedup();
+    let boilerplate = line_groups
+        .chunk_by(|x, y| x.0 == y.0)
+        .filter(|run| run.len() >= min_groups)
+        .map(|run| run[0].0);
+    BoilerplateLines::new(boilerplate)
+}
+
+/// The first pass's guess at the boilerplate lines, grown batch by batch: lines are added,
+/// never removed, and each remembers when it was added, so that the lines an article was
+/// signed without are known from the guess's size at the time ([`ProvisionalLines::len`]).
+#[derive(Debug, Default)]
+pub struct ProvisionalLines {
+    lines: BoilerplateLines,
+    /// Each line's place in the order the lines were added.
+    added: AHashMap<u64, u32>,
+}
+
+impl ProvisionalLines {
+    /// The lines to skip while signing, `None` while there are none.
+    pub fn skip(&self) -> Option<&BoilerplateLines> {
+        (!self.lines.is_empty()).then_some(&self.lines)
+    }
+
+    /// Lines guessed so far.
+    pub fn len(&self) -> u32 {
+        self.added.len() as u32
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty()
+    }
+
+    /// Whether `line` was among the first `known` lines guessed.
+    pub fn guessed_within(&self, line: u64, known: u32) -> bool {
+        self.added.get(&line).is_some_and(|&place| place < known)
+    }
+
+    /// Learns from one batch (signatures `k` values each, signed without the lines guessed so
+    /// far; `lines[i]` the line hashes of article `i`, all of them): a line not yet guessed
+    /// that shows in articles of at least `min_groups` mutually dissimilar ones (Jaccard below
+    /// [`LOOSE_THRESHOLD`] to each other) is added. Returns the lines added, in the order added.
+    ///
+    /// Each line's articles are compared with the line's first dissimilar articles only, never
+    /// all pairs: at most `min_groups - 1` comparisons an article.
+    pub fn learn(
+        &mut self,
+        signatures: &[u32],
+        k: usize,
+        lines: &[&[u64]],
+        min_groups: usize,
+    ) -> Vec<u64> {
+        let min_groups = min_groups.max(2);
+        let mut places: Vec<(u64, u32)> = lines
+            .iter()
+            .enumerate()
+            .flat_map(|(doc, lines)| lines.iter().map(move |&line| (line, doc as u32)))
+            .filter(|&(line, _)| !self.lines.contains(line))
+            .collect();
+        places.par_sort_unstable();
+        places.dedup();
+        let signature = |doc: u32| &signatures[doc as usize * k..(doc as usize + 1) * k];
+        let new: Vec<u64> = places
+            .chunk_by(|x, y| x.0 == y.0)
+            .filter(|run| run.len() >= min_groups)
+            .filter(|run| {
+                let mut unrelated: Vec<u32> = Vec::with_capacity(min_groups);
+                for &(_, doc) in run.iter() {
+                    let related = unrelated.iter().any(|&other| {
+                        estimate(signature(doc), signature(other)) >= LOOSE_THRESHOLD
+                    });
+                    if !related {
+                        unrelated.push(doc);
+                        if unrelated.len() >= min_groups {
+                            return true;
+                        }
+                    }
+                }
+                false
+            })
+            .map(|run| run[0].0)
+            .collect();
+        for &line in &new {
+            self.added.insert(line, self.added.len() as u32);
+        }
+        self.lines.extend(new.iter().copied());
+        new
+    }
+}
+
+/// Which articles' first-pass signatures are not those of the final boilerplate lines.
+#[derive(Debug, Default)]
+pub struct StaleSignatures {
+    /// Per article: signed without other lines than the final set says.
+    pub stale: Vec<bool>,
+    /// Articles that have final boilerplate lines and other lines with words.
+    pub with_boilerplate: usize,
+}
+
+/// Compares, article by article, the lines skipped when it was signed (the first `known[doc]`
+/// lines of `provisional`) with the lines the final set skips. Both are taken as signing takes
+/// them: an article made of nothing but skipped lines is signed whole.
+pub fn stale_signatures<'h>(
+    line_hashes: impl IndexedParallelIterator<Item = &'h [u64]>,
+    last: &BoilerplateLines,
+    provisional: &ProvisionalLines,
+    known: &[u32],
+) -> StaleSignatures {
+    let articles: Vec<(bool, bool)> = line_hashes
+        .zip(known.par_iter())
+        .map(|(lines, &known)| {
+            compare_skipped(
+                lines,
+                |line| provisional.guessed_within(line, known),
+                |line| last.contains(line),
+            )
+        })
+        .collect();
+    StaleSignatures {
+        with_boilerplate: articles.iter().filter(|&&(_, some)| some).count(),
+        stale: articles.into_iter().map(|(stale, _)| stale).collect(),
+    }
+}
+
+/// Whether signing skips different lines of an article (`lines`) under two sets of boilerplate
+/// lines (`signed` and `wanted` say whether a line is in each), and whether it skips any under
+/// `wanted`. A set that holds every line of the article skips none: it is then signed whole.
+fn compare_skipped(
+    lines: &[u64],
+    signed: impl Fn(u64) -> bool,
+    wanted: impl Fn(u64) -> bool,
+) -> (bool, bool) {
+    let (mut any, mut all, mut differ) = ([false; 2], [true; 2], false);
+    for &line in lines {
+        let marked = [signed(line), wanted(line)];
+        for set in 0..2 {
+            any[set] |= marked[set];
+            all[set] &= marked[set];
+        }
+        differ |= marked[0] != marked[1];
+    }
+    let skips = [any[0] && !all[0], any[1] && !all[1]];
+    let stale = match skips {
+        [false, false] => false,
+        [true, true] => differ,
+        _ => true,
+    };
+    (stale, skips[1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A signature of `k` values: `shared` of them common to every signature made with the same
+    /// `family`, the rest unique to `id`.
+    fn signature(k: usize, family: u32, shared: usize, id: u32) -> Vec<u32> {
+        (0..k as u32)
+            .map(|i| {
+                if (i as usize) < shared {
+                    family * 1000 + i
+                } else {
+                    1_000_000 + id * 1000 + i
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_line_in_unrelated_articles_is_learned_a_line_in_copies_is_not() {
+        let k = 16;
+        // Articles 0-3: four copies of one story (identical signatures); 4-6: unrelated.
+        let mut signatures = Vec::new();
+        for _ in 0..4 {
+            signatures.extend(signature(k, 1, k, 0));
+        }
+        for id in 4..7 {
+            signatures.extend(signature(k, id, 0, id));
+        }
+        const STORY_LINE: u64 = 11;
+        const FOOTER: u64 = 99;
+        let copy: &[u64] = &[STORY_LINE, 12];
+        let lines: Vec<&[u64]> = vec![
+            copy,
+            copy,
+            copy,
+            copy,
+            &[FOOTER, 41],
+            &[FOOTER, 51],
+            &[FOOTER, 61],
+        ];
+        let mut guess = ProvisionalLines::default();
+        assert_eq!(guess.learn(&signatures, k, &lines, 3), vec![FOOTER]);
+        assert!(guess.guessed_within(FOOTER, 1));
+        assert!(!guess.guessed_within(FOOTER, 0));
+        assert!(!guess.guessed_within(STORY_LINE, 1));
+        // Learned once: the same batch again adds nothing.
+        assert!(guess.learn(&signatures, k, &lines, 3).is_empty());
+        assert_eq!(guess.len(), 1);
+    }
+
+    #[test]
+    fn a_line_in_fewer_unrelated_articles_than_needed_is_not_learned() {
+        let k = 16;
+        let mut signatures = Vec::new();
+        for id in 0..2 {
+            signatures.extend(signature(k, id, 0, id));
+        }
+        let lines: Vec<&[u64]> = vec![&[5, 6], &[5, 7]];
+        let mut guess = ProvisionalLines::default();
+        assert!(guess.learn(&signatures, k, &lines, 3).is_empty());
+        assert!(guess.skip().is_none());
+    }
+
+    #[test]
+    fn stale_where_the_guess_and_the_final_lines_differ() {
+        let mut guess = ProvisionalLines::default();
+        let k = 4;
+        let mut signatures = Vec::new();
+        for id in 0..3 {
+            signatures.extend(signature(k, id, 0, id));
+        }
+        let lines: Vec<&[u64]> = vec![&[1, 10], &[1, 20], &[1, 30]];
+        assert_eq!(guess.learn(&signatures, k, &lines, 3), vec![1]);
+        let last = BoilerplateLines::new([1, 2]);
+        let articles: Vec<&[u64]> = vec![
+            &[1, 10],  // signed after the guess: skipped line 1, as the final set does
+            &[1, 10],  // signed before the guess: line 1 was not skipped
+            &[2, 10],  // line 2 was never guessed
+            &[1, 2],   // signed without line 1; the final set skips every line: signed whole
+            &[1],      // nothing but boilerplate under both sets: signed whole both times
+            &[10, 20], // no boilerplate
+        ];
+        let known = [1, 0, 1, 1, 1, 1];
+        let result = stale_signatures(articles.into_par_iter(), &last, &guess, &known);
+        assert_eq!(result.stale, [false, true, true, true, false, false]);
+        assert_eq!(result.with_boilerplate, 3);
+    }
+}
