@@ -279,6 +279,12 @@ struct CommonArgs {
     /// A line is boilerplate when it recurs in at least this many unrelated article groups.
     #[arg(long, default_value_t = 3)]
     boilerplate_min_groups: usize,
+    /// Keep every article's words in a temporary file (about 4 bytes a word) for re-signing
+    /// the articles whose boilerplate the first pass guessed wrong, instead of reading those
+    /// again from the input. Faster only when many are: boilerplate of many small sites, each
+    /// seldom seen in one batch (the summary line's "signed twice" says how many).
+    #[arg(long)]
+    spool_tokens: bool,
     /// Hash at most this many bytes of each article (the article is still clustered).
     #[arg(long, default_value_t = storyhash::DEFAULT_MAX_DOC_BYTES)]
     max_doc_bytes: usize,
@@ -386,7 +392,7 @@ impl CommonArgs {
             verify: self.verify,
             boilerplate: !self.no_boilerplate,
             boilerplate_min_groups: self.boilerplate_min_groups,
-            spool_tokens: true,
+            spool_tokens: self.spool_tokens,
             stories: (!self.no_stories).then(|| StoryOptions {
                 threshold: self.story_threshold,
                 method: self.story_method,
@@ -693,6 +699,9 @@ fn summarize(clustering: &Clustering, args: &CommonArgs, rejects_path: &Path) {
             ", {} boilerplate lines dropped from {} articles",
             stats.boilerplate_lines, stats.articles_with_boilerplate
         );
+        if stats.resigned_articles > 0 {
+            line += &format!(" ({} signed twice)", stats.resigned_articles);
+        }
     }
     if stats.read.invalid_utf8 > 0 {
         line += &format!(

@@ -3,7 +3,8 @@
 //!
 //! Boilerplate (see [`boilerplate`]) is guessed batch by batch while the first pass signs, and
 //! decided once every article is signed; the second pass re-signs only the articles whose
-//! boilerplate the guess got wrong, from the token spool (or the input read again).
+//! boilerplate the guess got wrong, read again from the input (only those records are parsed)
+//! or from the token spool (`spool_tokens`).
 //!
 //! This module owns no algorithm of its own beyond that orchestration; it does not write files.
 
@@ -54,8 +55,9 @@ pub struct Options {
     pub boilerplate: bool,
     /// A line is boilerplate when it recurs in at least this many unrelated article groups.
     pub boilerplate_min_groups: usize,
-    /// Keep the first pass's tokens in a temporary file for the boilerplate pass (about 4 bytes
-    /// per word); otherwise that pass reads and tokenizes the input again. Same results.
+    /// Keep the first pass's tokens in a temporary file (about 4 bytes per word) for re-signing
+    /// the articles whose boilerplate was guessed wrong; otherwise those are read again from the
+    /// input (only they are parsed). Same results.
     pub spool_tokens: bool,
     /// Story detection; `None` makes each dup group its own story.
     pub stories: Option<StoryOptions>,
@@ -74,7 +76,7 @@ impl Default for Options {
             verify: Verify::default(),
             boilerplate: true,
             boilerplate_min_groups: 3,
-            spool_tokens: true,
+            spool_tokens: false,
             stories: Some(StoryOptions::default()),
             term_weights: TermWeights::default(),
         }
@@ -500,7 +502,7 @@ impl<'a> Signer<'a> {
             batch_articles: BATCH_ARTICLES,
             first: FirstPass {
                 kept: in_memory.then(Vec::new),
-                // Without a spool the boilerplate pass reads the input again: slower, same result.
+                // Without a spool, the second pass reads its articles again from the input.
                 spool: (opts.boilerplate && opts.spool_tokens)
                     .then(SharedSpool::create)
                     .flatten(),
@@ -776,10 +778,12 @@ trait Revisit {
     fn batch(&mut self, batch: &[(usize, &Article)]);
 }
 
-/// Runs `pass` over every article kept by the first pass: the kept articles in memory, or the
-/// re-read files.
+/// Runs `pass` over the articles kept by the first pass (`only` these, ascending, or all): the
+/// kept articles in memory, or the re-read files. Re-reading for a few articles reads the files
+/// but skips the other records unparsed.
 fn revisit(
     pass: &mut dyn Revisit,
+    only: Option<&[usize]>,
     kept: Option<&[Article]>,
     replay: Option<&[PathBuf]>,
     metas: &[ArticleMeta],
@@ -788,7 +792,10 @@ fn revisit(
 ) -> Result<()> {
     match (kept, replay) {
         (Some(kept), _) => {
-            let refs: Vec<(usize, &Article)> = kept.iter().enumerate().collect();
+            let refs: Vec<(usize, &Article)> = match only {
+                Some(docs) => docs.iter().map(|&doc| (doc, &kept[doc])).collect(),
+                None => kept.iter().enumerate().collect(),
+            };
             for chunk in refs.chunks(BATCH_ARTICLES) {
                 pass.batch(chunk);
             }
@@ -797,16 +804,57 @@ fn revisit(
             let mut replayer = Replayer {
                 pass,
                 metas,
+                only,
                 next: 0,
                 batch: Vec::new(),
                 batch_bytes: 0,
             };
-            input::stream_records_ahead(inputs, &opts.read, &|n| progress.bytes(n), &mut replayer)?;
+            let progress = &|n| progress.bytes(n);
+            match only {
+                None => input::stream_records_ahead(inputs, &opts.read, progress, &mut replayer)?,
+                Some(docs) => {
+                    let origins = WantedOrigins::new(docs, metas);
+                    let wanted = &|file: &str, line| origins.contains(file, line);
+                    input::stream_wanted_records_ahead(
+                        inputs,
+                        &opts.read,
+                        progress,
+                        wanted,
+                        &mut replayer,
+                    )?;
+                }
+            }
             replayer.flush();
         }
         (None, None) => {}
     }
     Ok(())
+}
+
+/// The origins of some articles, for asking the readers for those records only.
+struct WantedOrigins<'a> {
+    /// Per file, the lines (ascending).
+    lines: ahash::AHashMap<&'a str, Vec<u64>>,
+}
+
+impl<'a> WantedOrigins<'a> {
+    fn new(docs: &[usize], metas: &'a [ArticleMeta]) -> Self {
+        let mut lines: ahash::AHashMap<&'a str, Vec<u64>> = ahash::AHashMap::new();
+        for &doc in docs {
+            let origin = &metas[doc].origin;
+            lines.entry(&*origin.file).or_default().push(origin.line);
+        }
+        for file_lines in lines.values_mut() {
+            file_lines.sort_unstable();
+        }
+        WantedOrigins { lines }
+    }
+
+    fn contains(&self, file: &str, line: u64) -> bool {
+        self.lines
+            .get(file)
+            .is_some_and(|lines| lines.binary_search(&line).is_ok())
+    }
 }
 
 /// Which lines of each article are boilerplate, as indices among its lines with words (the
@@ -1134,6 +1182,9 @@ const TERMS_CHUNK: usize = 1024;
 struct Replayer<'a, 'p> {
     pass: &'p mut dyn Revisit,
     metas: &'a [ArticleMeta],
+    /// The articles asked for (ascending), or all.
+    only: Option<&'a [usize]>,
+    /// The next article expected, among `only` or all.
     next: usize,
     batch: Vec<(usize, Article)>,
     batch_bytes: usize,
@@ -1153,14 +1204,21 @@ impl RecordSink for Replayer<'_, '_> {
         let Ok(article) = record else {
             return;
         };
-        let Some(meta) = self.metas.get(self.next) else {
+        let doc = match self.only {
+            Some(docs) => match docs.get(self.next) {
+                Some(&doc) => doc,
+                None => return,
+            },
+            None => self.next,
+        };
+        let Some(meta) = self.metas.get(doc) else {
             return;
         };
         if meta.origin != article.origin {
             return;
         }
         self.batch_bytes += article.text.len();
-        self.batch.push((self.next, article));
+        self.batch.push((doc, article));
         self.next += 1;
         if self.batch_bytes >= REPLAY_BATCH_BYTES || self.batch.len() >= BATCH_ARTICLES {
             self.flush();
@@ -1215,6 +1273,7 @@ fn cluster_first_pass(
             let mut pass = GroupTerms::new(&skipped, opts, &dup_of, &rank, &dup_groups);
             revisit(
                 &mut pass,
+                None,
                 first.kept.as_deref(),
                 replay,
                 &metas,
@@ -1337,8 +1396,12 @@ fn settle_boilerplate(
                 opts,
                 signatures: &mut signatures,
             };
+            let stale_docs: Vec<usize> = (0..stale.stale.len())
+                .filter(|&doc| stale.stale[doc])
+                .collect();
             revisit(
                 &mut resign,
+                Some(&stale_docs),
                 first.kept.as_deref(),
                 replay,
                 &first.metas,

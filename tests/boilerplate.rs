@@ -95,9 +95,9 @@ fn boilerplate_only_articles_keep_their_full_text_signature() {
     assert!(clustering.rejects.is_empty());
 }
 
-/// The second pass re-signs from the token spool exactly as it does from the input read again:
-/// many articles (several read tasks), most with boilerplate and some without (gaps between
-/// the spool records that are read back), near-duplicates among them.
+/// With the token spool or without, the same boilerplate and the same groups: many articles,
+/// most with boilerplate and some without, near-duplicates among them. (Re-signing articles
+/// whose boilerplate was guessed wrong, from the spool or the input, is tested in `pipeline`.)
 #[test]
 fn the_spooled_second_pass_equals_reading_the_input_again() {
     let dir = tempfile::tempdir().unwrap();

@@ -78,7 +78,9 @@ fn parse_lines(
             Some(end) => (&rest[..end], &rest[end + 1..]),
             None => (rest, &rest[rest.len()..]),
         };
-        lines.push((line, text));
+        if sink.wants(&source.display, line) {
+            lines.push((line, text));
+        }
         line += 1;
         rest = after;
     }

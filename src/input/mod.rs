@@ -215,6 +215,12 @@ pub trait RecordSink {
     fn csv_header(&mut self, header: Vec<String>) -> usize;
     /// A new input file starts.
     fn file_started(&mut self) {}
+    /// Whether the record starting at `line` of `file` (0 for a whole file) is wanted. Readers
+    /// pass on only the wanted records, and skip the others unparsed: a pass that needs a few
+    /// articles again reads the input without building every article.
+    fn wants(&self, _file: &str, _line: u64) -> bool {
+        true
+    }
 }
 
 impl RecordSink for Corpus {
@@ -335,6 +341,22 @@ pub fn stream_records_ahead(
     progress: ProgressFn<'_>,
     sink: &mut dyn RecordSink,
 ) -> Result<()> {
+    stream_wanted_records_ahead(inputs, opts, progress, &|_, _| true, sink)
+}
+
+/// Which records a reader passes on, by origin: file (as displayed) and line (see
+/// [`RecordSink::wants`]).
+pub type WantedFn<'a> = &'a (dyn Fn(&str, u64) -> bool + Sync);
+
+/// [`stream_records_ahead`] of the records that `wanted` accepts only (the others are skipped
+/// unparsed; `sink.wants` is not asked, as `sink` lives on the calling thread).
+pub fn stream_wanted_records_ahead(
+    inputs: &[PathBuf],
+    opts: &ReadOptions,
+    progress: ProgressFn<'_>,
+    wanted: WantedFn<'_>,
+    sink: &mut dyn RecordSink,
+) -> Result<()> {
     std::thread::scope(|scope| {
         let (chunks, received) = std::sync::mpsc::sync_channel(AHEAD_CHUNKS);
         let reader = scope.spawn(move || {
@@ -343,6 +365,7 @@ pub fn stream_records_ahead(
                 events: Vec::new(),
                 text_bytes: 0,
                 headers: 0,
+                wanted,
             };
             let result = stream_records(inputs, opts, progress, &mut ahead);
             ahead.send();
@@ -374,14 +397,15 @@ enum SinkEvent {
 
 /// The reading thread's sink of [`stream_records_ahead`]: collects calls into chunks and sends
 /// them to the calling thread.
-struct ReadAhead {
+struct ReadAhead<'w> {
     chunks: std::sync::mpsc::SyncSender<Vec<SinkEvent>>,
     events: Vec<SinkEvent>,
     text_bytes: usize,
     headers: usize,
+    wanted: WantedFn<'w>,
 }
 
-impl ReadAhead {
+impl ReadAhead<'_> {
     fn send(&mut self) {
         if self.events.is_empty() {
             return;
@@ -392,7 +416,7 @@ impl ReadAhead {
     }
 }
 
-impl RecordSink for ReadAhead {
+impl RecordSink for ReadAhead<'_> {
     fn record(&mut self, record: std::result::Result<Article, Reject>, lossy: bool) {
         self.text_bytes += record.as_ref().map_or(0, |article| article.text.len());
         self.events.push(SinkEvent::Record(record, lossy));
@@ -409,6 +433,10 @@ impl RecordSink for ReadAhead {
 
     fn file_started(&mut self) {
         self.events.push(SinkEvent::FileStarted);
+    }
+
+    fn wants(&self, file: &str, line: u64) -> bool {
+        (self.wanted)(file, line)
     }
 }
 
@@ -864,6 +892,9 @@ fn read_csv(
             Ok(false) => break,
             Ok(true) => {
                 let line = record.position().map_or(line, |p| p.line());
+                if !sink.wants(&source.display, line) {
+                    continue;
+                }
                 let parsed =
                     parse_csv_row(source, line, &record, &header, &columns, header_index, opts);
                 sink.record(parsed.record, parsed.lossy);
@@ -871,6 +902,9 @@ fn read_csv(
             Err(err) => {
                 let fatal = matches!(err.kind(), csv::ErrorKind::Io(_));
                 let line = err.position().map_or(line, |p| p.line());
+                if !fatal && !sink.wants(&source.display, line) {
+                    continue;
+                }
                 sink.record(
                     Err(Reject {
                         file: source.display.to_string(),
@@ -957,6 +991,9 @@ fn read_whole_file(
     opts: &ReadOptions,
     sink: &mut dyn RecordSink,
 ) {
+    if !sink.wants(&source.display, 0) {
+        return;
+    }
     let mut bytes = Vec::new();
     if let Err(err) = stream.read_to_end(&mut bytes) {
         push_unreadable(sink, source, 0, &format!("read error: {err}"));
@@ -1339,6 +1376,66 @@ mod tests {
         assert_eq!(ahead.csv_headers, plain.csv_headers);
         let missing = [PathBuf::from("/nonexistent/storyhash-ahead.jsonl")];
         assert!(stream_records_ahead(&missing, &opts, &|_| {}, &mut Corpus::default()).is_err());
+    }
+
+    /// Asked for some records, the readers pass on those and no other (not even a reject),
+    /// whatever the format: JSONL, CSV with a record over two lines, a folder's files.
+    #[test]
+    fn wanted_records_are_the_only_ones_passed_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut jsonl = String::new();
+        for i in 0..50 {
+            match i {
+                10 => jsonl.push_str("{\"id\": \"broken\", \"text\": \n"),
+                _ => jsonl.push_str(&format!("{{\"id\": \"a{i}\", \"text\": \"word {i}\"}}\n")),
+            }
+        }
+        std::fs::write(dir.path().join("a.jsonl"), jsonl).unwrap();
+        let csv = "id,text\nb1,\"two\nlines\"\nb2,after the two lines\nb3,last\n";
+        std::fs::write(dir.path().join("b.csv"), csv).unwrap();
+        std::fs::write(dir.path().join("c.txt"), "A headline\nA body.\n").unwrap();
+        std::fs::write(dir.path().join("d.txt"), "Another\nbody.\n").unwrap();
+        let inputs = [dir.path().to_path_buf()];
+        let opts = ReadOptions::default();
+        let mut all = Corpus::default();
+        stream_records(&inputs, &opts, &|_| {}, &mut all).unwrap();
+        assert_eq!(all.articles.len(), 49 + 3 + 2);
+        assert_eq!(all.rejects.len(), 1);
+        let every_third = |id: &str| {
+            id.strip_prefix('a')
+                .and_then(|n| n.parse::<u32>().ok())
+                .is_some_and(|n| n % 3 == 0)
+        };
+        let picked: Vec<&RecordOrigin> = all
+            .articles
+            .iter()
+            .filter(|a| a.id == "b2" || a.id == "d.txt" || every_third(&a.id))
+            .map(|a| &a.origin)
+            .collect();
+        let wanted =
+            |file: &str, line: u64| picked.iter().any(|o| &*o.file == file && o.line == line);
+        let mut some = Corpus::default();
+        stream_wanted_records_ahead(&inputs, &opts, &|_| {}, &wanted, &mut some).unwrap();
+        let origins: Vec<&RecordOrigin> = some.articles.iter().map(|a| &a.origin).collect();
+        assert_eq!(origins, picked);
+        // b2 starts on line 4 of b.csv, after the record over lines 2 and 3.
+        assert!(some
+            .articles
+            .iter()
+            .any(|a| a.id == "b2" && a.origin.line == 4));
+        assert!(some.articles.iter().all(|a| a.id != "c.txt"));
+        assert!(some.rejects.is_empty(), "the broken line was not asked for");
+        let article = |id: &str| {
+            all.articles
+                .iter()
+                .find(|a| a.id == id)
+                .unwrap()
+                .text
+                .clone()
+        };
+        for got in &some.articles {
+            assert_eq!(got.text, article(&got.id));
+        }
     }
 
     #[test]
