@@ -472,6 +472,9 @@ impl FirstPass {
 /// Articles are signed in batches of about this much text, in parallel, while reading.
 const BATCH_BYTES: usize = 16 << 20;
 const BATCH_ARTICLES: usize = 8192;
+/// The first batch is smaller: the boilerplate it shows is learned before most articles are
+/// signed, and the articles signed again once it is learned are at most this many.
+const FIRST_BATCH_ARTICLES: usize = 1024;
 
 /// The first pass, as the readers' record sink: signs each batch of articles in parallel and
 /// keeps their metadata, signatures and line hashes (and the articles, in memory mode).
@@ -755,7 +758,11 @@ impl RecordSink for Signer<'_> {
             Ok(article) => {
                 self.batch_bytes += article.text.len().min(self.opts.shingle.max_doc_bytes);
                 self.batch.push(article);
-                if self.batch_bytes >= BATCH_BYTES || self.batch.len() >= self.batch_articles {
+                let limit = match self.first.metas.is_empty() {
+                    true => self.batch_articles.min(FIRST_BATCH_ARTICLES),
+                    false => self.batch_articles,
+                };
+                if self.batch_bytes >= BATCH_BYTES || self.batch.len() >= limit {
                     self.flush();
                 }
             }
