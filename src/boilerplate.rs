@@ -71,6 +71,11 @@ pub fn find_boilerplate<'h>(
     BoilerplateLines::new(boilerplate)
 }
 
+/// Above this `min_groups` nothing is guessed (the final rule alone decides): a line's articles
+/// are compared with up to `min_groups - 1` others each, which a huge setting would make
+/// quadratic in a batch.
+const MAX_GUESSED_GROUPS: usize = 64;
+
 /// The first pass's guess at the boilerplate lines, grown batch by batch: lines are added,
 /// never removed, and each remembers when it was added, so that the lines an article was
 /// signed without are known from the guess's size at the time ([`ProvisionalLines::len`]).
@@ -116,6 +121,9 @@ impl ProvisionalLines {
         min_groups: usize,
     ) -> Vec<u64> {
         let min_groups = min_groups.max(2);
+        if min_groups > MAX_GUESSED_GROUPS {
+            return Vec::new();
+        }
         let mut places: Vec<(u64, u32)> = lines
             .iter()
             .enumerate()
@@ -262,6 +270,16 @@ mod tests {
         // Learned once: the same batch again adds nothing.
         assert!(guess.learn(&signatures, k, &lines, 3).is_empty());
         assert_eq!(guess.len(), 1);
+    }
+
+    #[test]
+    fn nothing_is_guessed_for_a_huge_group_count() {
+        let k = 4;
+        let signatures: Vec<u32> = (0..200).flat_map(|id| signature(k, id, 0, id)).collect();
+        let lines: Vec<&[u64]> = vec![&[7]; 200];
+        let mut guess = ProvisionalLines::default();
+        assert_eq!(guess.learn(&signatures, k, &lines, 100), Vec::<u64>::new());
+        assert_eq!(guess.learn(&signatures, k, &lines, 50), vec![7]);
     }
 
     #[test]
