@@ -327,8 +327,9 @@ pub struct Clustering {
 /// Reads the inputs and clusters them.
 ///
 /// No article text is kept: the first pass signs every article and keeps its metadata and line
-/// hashes; once boilerplate is known, a second pass re-reads the files to re-sign the articles
-/// that had boilerplate (when there is any); once the dup groups are known, a third pass re-reads
+/// hashes, skipping the boilerplate it has guessed so far; once boilerplate is known, a second
+/// pass re-reads the records of the articles whose guess was wrong, if any, to re-sign them; once
+/// the dup groups are known, a third pass re-reads
 /// them to extract key terms, folding each article's terms straight into its dup group (when
 /// stories are on). Memory grows with the number of articles and dup groups, not with their
 /// text. Stdin (readable once), `dedup` (which writes records back) and `--verify exact` (which
@@ -386,8 +387,8 @@ struct FirstPass {
     read_stats: ReadStats,
     csv_headers: Vec<Vec<String>>,
     capped_articles: usize,
-    /// Every article's tokens, for the boilerplate pass (`None` without boilerplate removal,
-    /// or when the temporary file could not be written: the input is then read again).
+    /// Every article's tokens, for the second pass (`None` unless `spool_tokens`, or when the
+    /// temporary file could not be written: the input is then read again).
     spool: Option<SharedSpool>,
     /// Each article's record in `spool`.
     spooled: Vec<SpoolRecord>,
@@ -1174,8 +1175,8 @@ pub(crate) fn release_freed_memory() {
     }
 }
 
-/// Articles read again from the input (the key-terms pass; the boilerplate pass when the token
-/// spool could not be written) are passed on in batches of about this much text: smaller than
+/// Articles read again from the input (the key-terms pass; the second pass without a token
+/// spool) are passed on in batches of about this much text: smaller than
 /// the first pass's batches, as the key-terms pass holds its batch beside every group's terms:
 /// at 100,000 articles 16 MiB batches put the peak 11 MiB higher (219 MiB), 4 MiB ones cost
 /// the stage 5%.
@@ -1237,8 +1238,8 @@ impl RecordSink for Replayer<'_, '_> {
     }
 }
 
-/// Everything after the first pass: boilerplate, the second pass (re-signing the articles with
-/// boilerplate), near-duplicates, the third pass (key terms, folded into dup groups), stories.
+/// Everything after the first pass: boilerplate, the second pass (re-signing the articles whose
+/// boilerplate was guessed wrong), near-duplicates, the third pass (key terms, folded into dup groups), stories.
 /// `replay` is the inputs to re-read for the later passes, or `None` when the articles are kept.
 fn cluster_first_pass(
     mut first: FirstPass,

@@ -1,12 +1,13 @@
-//! Token spool: the first pass's token streams, kept in a temporary file so that the
-//! boilerplate pass can re-shingle articles without re-reading, re-parsing and re-tokenizing
-//! the input.
+//! Token spool (`--spool-tokens`): the first pass's token streams, kept in a temporary file so
+//! that the second pass can re-shingle articles without re-reading, re-parsing and
+//! re-tokenizing the input.
 //!
 //! Boilerplate is a property of the whole corpus (lines that recur across unrelated groups),
-//! so it is known only after every article has been signed once; the articles that contain it
-//! are then signed again without it. Reading the input a second time costs as much as the first
-//! pass; reading back 4 bytes per token from a file that is still in the page cache costs a
-//! small fraction of it, and keeps nothing in the process's memory.
+//! so it is known only after every article has been signed once; the first pass guesses it (see
+//! `boilerplate`), and the articles it guessed wrong are signed again. Reading back 4 bytes per
+//! token costs a fraction of reading the input again, but writing them for every article costs
+//! more than the second pass saves unless many guesses are wrong (2.2 GB at a million generated
+//! articles, none of them read back): hence off by default.
 //!
 //! A record is an article's lines with words, in order, each as its token count followed by
 //! its tokens, all little-endian `u32`. The file is anonymous (deleted when closed, even if
