@@ -84,6 +84,9 @@ pub struct ProvisionalLines {
     lines: BoilerplateLines,
     /// Each line's place in the order the lines were added.
     added: AHashMap<u64, u32>,
+    /// Lines not yet guessed, seen in more than one but fewer than enough mutually dissimilar
+    /// articles: those articles' numbers among all signed articles.
+    pending: AHashMap<u64, Vec<u32>>,
 }
 
 impl ProvisionalLines {
@@ -106,25 +109,23 @@ impl ProvisionalLines {
         self.added.get(&line).is_some_and(|&place| place < known)
     }
 
-    /// Learns from one batch (signatures `k` values each, signed without the lines guessed so
-    /// far; `lines[i]` the line hashes of article `i`, all of them): a line not yet guessed
-    /// that shows in articles of at least `min_groups` mutually dissimilar ones (Jaccard below
-    /// [`LOOSE_THRESHOLD`] to each other) is added. Returns the lines added, in the order added.
+    /// Learns from one batch (signed without the lines guessed so far): a line not yet guessed
+    /// that shows in at least `min_groups` mutually dissimilar articles (Jaccard below
+    /// [`LOOSE_THRESHOLD`] to each other), of this batch and of the earlier ones that left it
+    /// pending, is added. Returns the lines added, in the order added.
     ///
     /// Each line's articles are compared with the line's first dissimilar articles only, never
-    /// all pairs: at most `min_groups - 1` comparisons an article.
-    pub fn learn(
-        &mut self,
-        signatures: &[u32],
-        k: usize,
-        lines: &[&[u64]],
-        min_groups: usize,
-    ) -> Vec<u64> {
+    /// all pairs: at most `min_groups - 1` comparisons an article. A line seen in fewer
+    /// dissimilar articles than needed, but more than one, stays pending with those articles
+    /// (at most [`MAX_PENDING_LINES`] lines): a site seen twice in one batch and once in the
+    /// next is guessed there, not only in a batch that holds three of its articles.
+    pub fn learn(&mut self, batch: &LearnBatch, min_groups: usize) -> Vec<u64> {
         let min_groups = min_groups.max(2);
         if min_groups > MAX_GUESSED_GROUPS {
             return Vec::new();
         }
-        let mut places: Vec<(u64, u32)> = lines
+        let mut places: Vec<(u64, u32)> = batch
+            .lines
             .iter()
             .enumerate()
             .flat_map(|(doc, lines)| lines.iter().map(move |&line| (line, doc as u32)))
@@ -132,32 +133,92 @@ impl ProvisionalLines {
             .collect();
         places.par_sort_unstable();
         places.dedup();
-        let signature = |doc: u32| &signatures[doc as usize * k..(doc as usize + 1) * k];
-        let new: Vec<u64> = places
-            .chunk_by(|x, y| x.0 == y.0)
-            .filter(|run| run.len() >= min_groups)
-            .filter(|run| {
-                let mut unrelated: Vec<u32> = Vec::with_capacity(min_groups);
-                for &(_, doc) in run.iter() {
-                    let related = unrelated.iter().any(|&other| {
-                        estimate(signature(doc), signature(other)) >= LOOSE_THRESHOLD
-                    });
-                    if !related {
-                        unrelated.push(doc);
-                        if unrelated.len() >= min_groups {
-                            return true;
-                        }
+        let mut new = Vec::new();
+        for run in places.chunk_by(|x, y| x.0 == y.0) {
+            let line = run[0].0;
+            let carried = self.pending.get(&line);
+            if run.len() < 2 && carried.is_none() {
+                continue;
+            }
+            let mut unrelated: Vec<Rep> = carried
+                .map(|docs| docs.iter().map(|&doc| Rep::Earlier(doc)).collect())
+                .unwrap_or_default();
+            let before = unrelated.len();
+            for &(_, doc) in run {
+                let here = batch.signature(Rep::Here(doc));
+                let related = unrelated
+                    .iter()
+                    .any(|&other| estimate(here, batch.signature(other)) >= LOOSE_THRESHOLD);
+                if !related {
+                    unrelated.push(Rep::Here(doc));
+                    if unrelated.len() >= min_groups {
+                        break;
                     }
                 }
-                false
-            })
-            .map(|run| run[0].0)
-            .collect();
+            }
+            if unrelated.len() >= min_groups {
+                self.pending.remove(&line);
+                new.push(line);
+            } else if unrelated.len() > before.max(1) {
+                self.keep_pending(line, &unrelated, batch);
+            }
+        }
         for &line in &new {
             self.added.insert(line, self.added.len() as u32);
         }
         self.lines.extend(new.iter().copied());
         new
+    }
+
+    /// Keeps `line` pending with its dissimilar articles, as numbers among all signed articles.
+    fn keep_pending(&mut self, line: u64, unrelated: &[Rep], batch: &LearnBatch) {
+        if self.pending.len() >= MAX_PENDING_LINES && !self.pending.contains_key(&line) {
+            return;
+        }
+        let docs = unrelated
+            .iter()
+            .filter_map(|&rep| match rep {
+                Rep::Earlier(doc) => Some(doc),
+                Rep::Here(doc) => batch.numbers[doc as usize],
+            })
+            .collect();
+        self.pending.insert(line, docs);
+    }
+}
+
+/// Lines kept pending at most (see [`ProvisionalLines::learn`]): a few bytes and two article
+/// numbers each.
+const MAX_PENDING_LINES: usize = 1 << 16;
+
+/// One batch of the first pass, as [`ProvisionalLines::learn`] reads it.
+pub struct LearnBatch<'a> {
+    /// Values per signature.
+    pub k: usize,
+    /// The batch's signatures, article after article.
+    pub signatures: &'a [u32],
+    /// Each batch article's line hashes (empty for an article without words).
+    pub lines: &'a [&'a [u64]],
+    /// Each batch article's number among all the articles signed (`None` for one without
+    /// words, which is not kept).
+    pub numbers: &'a [Option<u32>],
+    /// The signatures of the articles of the earlier batches, by number.
+    pub earlier: &'a [u32],
+}
+
+/// An article of a line's: of this batch (its place) or of an earlier one (its number).
+#[derive(Debug, Clone, Copy)]
+enum Rep {
+    Here(u32),
+    Earlier(u32),
+}
+
+impl LearnBatch<'_> {
+    fn signature(&self, rep: Rep) -> &[u32] {
+        let (values, doc) = match rep {
+            Rep::Here(doc) => (self.signatures, doc as usize),
+            Rep::Earlier(doc) => (self.earlier, doc as usize),
+        };
+        &values[doc * self.k..(doc + 1) * self.k]
     }
 }
 
@@ -239,6 +300,61 @@ mod tests {
             .collect()
     }
 
+    /// A first batch (nothing earlier), its articles numbered by `numbers`.
+    fn batch<'a>(
+        k: usize,
+        signatures: &'a [u32],
+        lines: &'a [&'a [u64]],
+        numbers: &'a [Option<u32>],
+    ) -> LearnBatch<'a> {
+        LearnBatch {
+            k,
+            signatures,
+            lines,
+            numbers,
+            earlier: &[],
+        }
+    }
+
+    /// Every article numbered by its place.
+    fn numbered(articles: usize) -> Vec<Option<u32>> {
+        (0..articles as u32).map(Some).collect()
+    }
+
+    #[test]
+    fn a_line_seen_twice_in_one_batch_and_once_in_the_next_is_learned() {
+        let k = 16;
+        const SITE: u64 = 77;
+        let first: Vec<u32> = (0..3).flat_map(|id| signature(k, id, 0, id)).collect();
+        // Twice among unrelated articles, and in a copy of one of them: not enough yet.
+        let first_lines: Vec<&[u64]> = vec![&[SITE, 1], &[SITE, 2], &[SITE, 1]];
+        let mut copies = first.clone();
+        copies[2 * k..].copy_from_slice(&first[..k]);
+        let mut guess = ProvisionalLines::default();
+        assert!(guess
+            .learn(&batch(k, &copies, &first_lines, &numbered(3)), 3)
+            .is_empty());
+        // The next batch: one more unrelated article (numbered after the first batch's three).
+        let second = signature(k, 9, 0, 9);
+        let second_lines: Vec<&[u64]> = vec![&[SITE, 3]];
+        let next = LearnBatch {
+            k,
+            signatures: &second,
+            lines: &second_lines,
+            numbers: &[Some(3)],
+            earlier: &copies,
+        };
+        assert_eq!(guess.learn(&next, 3), vec![SITE]);
+        // A copy of an article already counted does not count again.
+        let mut guess = ProvisionalLines::default();
+        guess.learn(&batch(k, &copies, &first_lines, &numbered(3)), 3);
+        let copy_next = LearnBatch {
+            signatures: &copies[..k],
+            ..next
+        };
+        assert!(guess.learn(&copy_next, 3).is_empty());
+    }
+
     #[test]
     fn a_line_in_unrelated_articles_is_learned_a_line_in_copies_is_not() {
         let k = 16;
@@ -263,12 +379,17 @@ mod tests {
             &[FOOTER, 61],
         ];
         let mut guess = ProvisionalLines::default();
-        assert_eq!(guess.learn(&signatures, k, &lines, 3), vec![FOOTER]);
+        assert_eq!(
+            guess.learn(&batch(k, &signatures, &lines, &numbered(lines.len())), 3),
+            vec![FOOTER]
+        );
         assert!(guess.guessed_within(FOOTER, 1));
         assert!(!guess.guessed_within(FOOTER, 0));
         assert!(!guess.guessed_within(STORY_LINE, 1));
         // Learned once: the same batch again adds nothing.
-        assert!(guess.learn(&signatures, k, &lines, 3).is_empty());
+        assert!(guess
+            .learn(&batch(k, &signatures, &lines, &numbered(lines.len())), 3)
+            .is_empty());
         assert_eq!(guess.len(), 1);
     }
 
@@ -278,8 +399,14 @@ mod tests {
         let signatures: Vec<u32> = (0..200).flat_map(|id| signature(k, id, 0, id)).collect();
         let lines: Vec<&[u64]> = vec![&[7]; 200];
         let mut guess = ProvisionalLines::default();
-        assert_eq!(guess.learn(&signatures, k, &lines, 100), Vec::<u64>::new());
-        assert_eq!(guess.learn(&signatures, k, &lines, 50), vec![7]);
+        assert_eq!(
+            guess.learn(&batch(k, &signatures, &lines, &numbered(lines.len())), 100),
+            Vec::<u64>::new()
+        );
+        assert_eq!(
+            guess.learn(&batch(k, &signatures, &lines, &numbered(lines.len())), 50),
+            vec![7]
+        );
     }
 
     #[test]
@@ -291,7 +418,9 @@ mod tests {
         }
         let lines: Vec<&[u64]> = vec![&[5, 6], &[5, 7]];
         let mut guess = ProvisionalLines::default();
-        assert!(guess.learn(&signatures, k, &lines, 3).is_empty());
+        assert!(guess
+            .learn(&batch(k, &signatures, &lines, &numbered(lines.len())), 3)
+            .is_empty());
         assert!(guess.skip().is_none());
     }
 
@@ -304,7 +433,10 @@ mod tests {
             signatures.extend(signature(k, id, 0, id));
         }
         let lines: Vec<&[u64]> = vec![&[1, 10], &[1, 20], &[1, 30]];
-        assert_eq!(guess.learn(&signatures, k, &lines, 3), vec![1]);
+        assert_eq!(
+            guess.learn(&batch(k, &signatures, &lines, &numbered(lines.len())), 3),
+            vec![1]
+        );
         let last = BoilerplateLines::new([1, 2]);
         let articles: Vec<&[u64]> = vec![
             &[1, 10],  // signed after the guess: skipped line 1, as the final set does

@@ -603,8 +603,26 @@ impl<'a> Signer<'a> {
             .iter()
             .map(|article| article.map_or(&[][..], |(lines, _)| lines))
             .collect();
+        // Numbers among all signed articles: the articles without words are not kept.
+        let mut next = (self.first.values.len() / k) as u32;
+        let numbers: Vec<Option<u32>> = signed
+            .iter()
+            .map(|article| {
+                article.map(|_| {
+                    next += 1;
+                    next - 1
+                })
+            })
+            .collect();
+        let batch_view = boilerplate::LearnBatch {
+            k,
+            signatures: values,
+            lines: &lines,
+            numbers: &numbers,
+            earlier: &self.first.values,
+        };
         let provisional = &mut self.first.provisional;
-        let learned = provisional.learn(values, k, &lines, self.opts.boilerplate_min_groups);
+        let learned = provisional.learn(&batch_view, self.opts.boilerplate_min_groups);
         if learned.is_empty() {
             return;
         }
