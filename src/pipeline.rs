@@ -827,6 +827,11 @@ fn revisit(
             }
         }
         (None, Some(inputs)) => {
+            if let Some(docs) = only {
+                if revisit_by_spans(pass, docs, inputs, metas, opts)? {
+                    return Ok(());
+                }
+            }
             let mut replayer = Replayer {
                 pass,
                 metas,
@@ -855,6 +860,37 @@ fn revisit(
         (None, None) => {}
     }
     Ok(())
+}
+
+/// [`revisit`] of a few articles by reading their records alone ([`input::SpanReader`]), when
+/// every one of them can be (lines of uncompressed JSONL files); `false` when not. A record
+/// that no longer reads as the same article (the file changed) is left out.
+fn revisit_by_spans(
+    pass: &mut dyn Revisit,
+    docs: &[usize],
+    inputs: &[PathBuf],
+    metas: &[ArticleMeta],
+    opts: &Options,
+) -> Result<bool> {
+    let reader = input::SpanReader::new(inputs, &opts.read)?;
+    if !docs.iter().all(|&doc| reader.can_read(&metas[doc].origin)) {
+        return Ok(false);
+    }
+    for chunk in docs.chunks(BATCH_ARTICLES) {
+        let origins: Vec<&input::RecordOrigin> =
+            chunk.iter().map(|&doc| &metas[doc].origin).collect();
+        let articles = reader.read(&origins, &opts.read);
+        let refs: Vec<(usize, &Article)> = chunk
+            .iter()
+            .zip(&articles)
+            .filter_map(|(&doc, article)| {
+                let article = article.as_ref()?;
+                (article.id == metas[doc].id()).then_some((doc, article))
+            })
+            .collect();
+        pass.batch(&refs);
+    }
+    Ok(true)
 }
 
 /// The origins of some articles, for asking the readers for those records only.
@@ -1035,25 +1071,11 @@ const SPOOL_READ_BYTES: u64 = 4 << 20;
 /// or nearly (a few articles without boilerplate between them), at most [`SPOOL_READ_BYTES`]
 /// from the first record's start to the last one's end (a larger record is a run of its own).
 fn spool_runs<'d>(docs: &'d [usize], spooled: &[SpoolRecord]) -> Vec<&'d [usize]> {
-    let end = |place: SpoolRecord| place.offset + u64::from(place.len);
-    let mut runs = Vec::new();
-    let mut start = 0;
-    for i in 1..=docs.len() {
-        let cut = match docs.get(i) {
-            None => true,
-            Some(&next) => {
-                let (first, previous, next) =
-                    (spooled[docs[start]], spooled[docs[i - 1]], spooled[next]);
-                next.offset.saturating_sub(end(previous)) > SPOOL_GAP_READ
-                    || end(next).saturating_sub(first.offset) > SPOOL_READ_BYTES
-            }
-        };
-        if cut {
-            runs.push(&docs[start..i]);
-            start = i;
-        }
-    }
-    runs
+    let bounds = |doc: usize| {
+        let place = spooled[doc];
+        (place.offset, place.offset + u64::from(place.len))
+    };
+    input::byte_runs(docs, bounds, |_, _| true, SPOOL_GAP_READ, SPOOL_READ_BYTES)
 }
 
 /// The third pass: extracts each article's key terms and folds them straight into its dup
@@ -1825,6 +1847,7 @@ mod tests {
                 origin: input::RecordOrigin {
                     file: "f.jsonl".into(),
                     line: 3,
+                    span: None,
                 },
                 format: Format::Jsonl,
                 raw: None,
@@ -1846,7 +1869,8 @@ mod tests {
 
     /// Whatever the first pass guessed, every final signature is the article's signature
     /// without the final boilerplate lines, re-signed from the spool, from the kept articles or
-    /// from the input read again.
+    /// from the input read again (the records alone by their spans, or the whole of a gzipped
+    /// copy, which has no spans).
     #[test]
     fn final_signatures_skip_the_final_boilerplate_whatever_was_guessed() {
         let dir = tempfile::tempdir().expect("a temporary folder");
@@ -1855,8 +1879,17 @@ mod tests {
         let gen = crate::gen::GenOptions { n: 1500, seed: 9 };
         crate::gen::write_corpus(&gen, std::io::BufWriter::new(file), std::io::sink())
             .expect("the corpus is written");
-        // Every way of signing again: from the spool, from the input read again, from the kept
-        // articles.
+        let gzipped = dir.path().join("docs.jsonl.gz");
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&gzipped).expect("a gzip file"),
+            flate2::Compression::fast(),
+        );
+        std::io::copy(
+            &mut std::fs::File::open(&path).expect("the corpus"),
+            &mut gz,
+        )
+        .expect("the corpus is compressed");
+        gz.finish().expect("the gzip file is written");
         let inputs = std::slice::from_ref(&path);
         let opts = Options {
             stories: None,
@@ -1865,7 +1898,15 @@ mod tests {
         let hasher = MinHasher::new(opts.num_perm, opts.shingle.seed, opts.algorithm);
         let corpus = input::read_corpus(inputs, &opts.read, &|_| {}).expect("the corpus reads");
         assert!(corpus.rejects.is_empty());
-        for (in_memory, spool_tokens) in [(false, true), (false, false), (true, false)] {
+        // Every way of signing again: from the spool, from the input read again (by spans, or
+        // all of a gzipped copy), from the kept articles.
+        let ways = [
+            (inputs, false, true),
+            (inputs, false, false),
+            (std::slice::from_ref(&gzipped), false, false),
+            (inputs, true, false),
+        ];
+        for (inputs, in_memory, spool_tokens) in ways {
             let opts = Options {
                 spool_tokens,
                 ..opts.clone()

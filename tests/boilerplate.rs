@@ -15,6 +15,7 @@ fn article(id: &str, text: String) -> Article {
         origin: RecordOrigin {
             file: "test".into(),
             line: 0,
+            span: None,
         },
         format: Format::Jsonl,
         raw: None,

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::{
     build_article, push_unreadable, FieldMap, FieldValue, Format, Parsed, RawRecord, ReadOptions,
-    RecordFields, RecordSink, Reject, RejectReason, Source,
+    RecordFields, RecordSink, RecordSpan, Reject, RejectReason, Source,
 };
 
 /// Lines are parsed in parallel in blocks of about this many bytes, then appended in order.
@@ -31,6 +31,13 @@ pub(super) fn read_jsonl(
     // `block` holds whole lines followed by the start of a line not yet complete.
     let mut block: Vec<u8> = Vec::new();
     let mut next_line: u64 = 1;
+    // Where `block` starts in the file, when the stream is the file's own bytes (records can
+    // then be read again by their spans).
+    let plain_file = source
+        .path
+        .as_deref()
+        .is_some_and(|path| !super::is_gzip(path));
+    let mut block_start: Option<u64> = plain_file.then_some(0);
     loop {
         let before = block.len();
         let read = (&mut stream)
@@ -41,13 +48,14 @@ pub(super) fn read_jsonl(
             Err(err) => {
                 // The whole lines read so far still go through; then the file is reported.
                 let complete = memchr::memrchr(b'\n', &block).map_or(0, |end| end + 1);
-                let line = parse_lines(source, &block[..complete], next_line, opts, sink);
+                let at = (next_line, block_start);
+                let line = parse_lines(source, &block[..complete], at, opts, sink);
                 push_unreadable(sink, source, line, &format!("read error: {err}"));
                 return;
             }
         };
         if at_end {
-            parse_lines(source, &block, next_line, opts, sink);
+            parse_lines(source, &block, (next_line, block_start), opts, sink);
             return;
         }
         // Parse up to the last line end; a line longer than a block keeps growing the block.
@@ -55,21 +63,29 @@ pub(super) fn read_jsonl(
             continue;
         };
         let complete = before + last_end + 1;
-        next_line = parse_lines(source, &block[..complete], next_line, opts, sink);
+        next_line = parse_lines(
+            source,
+            &block[..complete],
+            (next_line, block_start),
+            opts,
+            sink,
+        );
         block.drain(..complete);
+        block_start = block_start.map(|start| start + complete as u64);
     }
 }
 
-/// Parses the lines of `bytes` (the first is line `first_line`) in parallel and passes their
-/// records on in order. Returns the number of the line after the last.
+/// Parses the lines of `bytes` (the first is line `first_line`, at `start` in the file when
+/// known) in parallel and passes their records on in order. Returns the number of the line
+/// after the last.
 fn parse_lines(
     source: &Source,
     bytes: &[u8],
-    first_line: u64,
+    (first_line, start): (u64, Option<u64>),
     opts: &ReadOptions,
     sink: &mut dyn RecordSink,
 ) -> u64 {
-    let mut lines: Vec<(u64, &[u8])> = Vec::new();
+    let mut lines: Vec<(u64, &[u8], Option<RecordSpan>)> = Vec::new();
     let mut line = first_line;
     let mut rest = bytes;
     while !rest.is_empty() {
@@ -79,14 +95,20 @@ fn parse_lines(
             None => (rest, &rest[rest.len()..]),
         };
         if sink.wants(&source.display, line) {
-            lines.push((line, text));
+            let span = start.and_then(|start| {
+                Some(RecordSpan {
+                    offset: start + (bytes.len() - rest.len()) as u64,
+                    len: u32::try_from(text.len()).ok()?,
+                })
+            });
+            lines.push((line, text, span));
         }
         line += 1;
         rest = after;
     }
     let parsed: Vec<Option<Parsed>> = lines
         .into_par_iter()
-        .map(|(line, bytes)| parse_jsonl_line(source, line, bytes, opts))
+        .map(|(line, bytes, span)| parse_jsonl_line(source, line, bytes, span, opts))
         .collect();
     for record in parsed.into_iter().flatten() {
         sink.record(record.record, record.lossy);
@@ -94,11 +116,13 @@ fn parse_lines(
     line
 }
 
-/// Parses one JSONL line (without its `\n`); `None` for a blank line (not a record).
-fn parse_jsonl_line(
+/// Parses one JSONL line (without its `\n`; at `span` in the file when known); `None` for a
+/// blank line (not a record).
+pub(super) fn parse_jsonl_line(
     source: &Source,
     line: u64,
     bytes: &[u8],
+    span: Option<RecordSpan>,
     opts: &ReadOptions,
 ) -> Option<Parsed> {
     let (decoded, lossy) = match std::str::from_utf8(bytes) {
@@ -128,6 +152,7 @@ fn parse_jsonl_line(
         }
     };
     let record = build_article(&fields, source, line, Format::Jsonl, opts).map(|mut article| {
+        article.origin.span = span;
         if opts.keep_raw {
             article.raw = Some(RawRecord::JsonLine(text.to_string()));
         }

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ahash::AHashMap;
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
@@ -99,6 +100,16 @@ pub struct ReadOptions {
 pub struct RecordOrigin {
     pub file: Arc<str>,
     pub line: u64,
+    /// Where the record's bytes lie in the file, for a line of an uncompressed JSONL file: it
+    /// can then be read again alone (see [`SpanReader`]).
+    pub span: Option<RecordSpan>,
+}
+
+/// Bytes of a file: a JSONL record's line, without its line end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordSpan {
+    pub offset: u64,
+    pub len: u32,
 }
 
 /// A record in its original form, for writing it back untouched.
@@ -389,6 +400,9 @@ pub fn stream_wanted_records_ahead(
 }
 
 /// A [`RecordSink`] call, as [`stream_records_ahead`] passes it between threads.
+// Events travel by value in chunks that are reused; boxing the article would cost an allocation
+// per record.
+#[allow(clippy::large_enum_variant)]
 enum SinkEvent {
     Record(std::result::Result<Article, Reject>, bool),
     CsvHeader(Vec<String>),
@@ -438,6 +452,143 @@ impl RecordSink for ReadAhead<'_> {
     fn wants(&self, file: &str, line: u64) -> bool {
         (self.wanted)(file, line)
     }
+}
+
+/// Reads records again by their spans ([`RecordOrigin::span`]): a pass that needs a few
+/// records of large JSONL files reads those bytes only, instead of the files.
+pub struct SpanReader {
+    /// The input files that records can come from, by the name their origins give.
+    sources: AHashMap<Arc<str>, Source>,
+}
+
+/// Bytes between two wanted records that one read takes in rather than split in two reads.
+const SPAN_GAP_READ: u64 = 64 << 10;
+/// The most one read takes in (unless one record is larger).
+const SPAN_READ_BYTES: u64 = 4 << 20;
+
+impl SpanReader {
+    /// The files of `inputs` (folders expanded, as the readers do).
+    pub fn new(inputs: &[PathBuf], opts: &ReadOptions) -> Result<SpanReader> {
+        let mut sources = AHashMap::new();
+        for input in inputs {
+            for source in expand_input(input, opts.format)? {
+                sources.insert(source.display.clone(), source);
+            }
+        }
+        Ok(SpanReader { sources })
+    }
+
+    /// Whether the record at `origin` can be read again alone.
+    pub fn can_read(&self, origin: &RecordOrigin) -> bool {
+        origin.span.is_some()
+            && self
+                .sources
+                .get(&origin.file)
+                .is_some_and(|source| source.path.is_some())
+    }
+
+    /// The records at `origins` (each readable, see [`SpanReader::can_read`]), in that order;
+    /// `None` for one that cannot be read or is no longer an article (the file changed). Each
+    /// read takes in neighbouring records together; reads and parsing run on all threads.
+    pub fn read(&self, origins: &[&RecordOrigin], opts: &ReadOptions) -> Vec<Option<Article>> {
+        let mut order: Vec<usize> = (0..origins.len()).collect();
+        let place = |i: usize| (&*origins[i].file, origins[i].span.map(|span| span.offset));
+        order.sort_by(|&a, &b| place(a).cmp(&place(b)));
+        let runs = span_runs(&order, origins);
+        let parsed: Vec<Vec<Option<Article>>> = runs
+            .par_iter()
+            .map(|run| self.read_run(run, origins, opts))
+            .collect();
+        let mut articles: Vec<Option<Article>> = vec![None; origins.len()];
+        for (run, parsed) in runs.iter().zip(parsed) {
+            for (&i, article) in run.iter().zip(parsed) {
+                articles[i] = article;
+            }
+        }
+        articles
+    }
+
+    /// The articles of one run of records (see [`span_runs`]), read at once.
+    fn read_run(
+        &self,
+        run: &[usize],
+        origins: &[&RecordOrigin],
+        opts: &ReadOptions,
+    ) -> Vec<Option<Article>> {
+        let first = origins[run[0]];
+        let source = self.sources.get(&first.file);
+        let bytes = source.and_then(|source| read_span_bytes(source, run, origins));
+        let (Some(source), Some(bytes)) = (source, bytes) else {
+            return vec![None; run.len()];
+        };
+        let start = first.span.map_or(0, |span| span.offset);
+        run.iter()
+            .map(|&i| {
+                let origin = origins[i];
+                let span = origin.span?;
+                let from = (span.offset - start) as usize;
+                let record = bytes.get(from..from + span.len as usize)?;
+                let parsed =
+                    jsonl::parse_jsonl_line(source, origin.line, record, Some(span), opts)?;
+                parsed.record.ok()
+            })
+            .collect()
+    }
+}
+
+/// `order` (indices into `origins`, by file and offset) cut into runs read at once (see
+/// [`byte_runs`]).
+fn span_runs<'o>(order: &'o [usize], origins: &[&RecordOrigin]) -> Vec<&'o [usize]> {
+    let bounds = |i: usize| {
+        let span = origins[i].span.unwrap_or(RecordSpan { offset: 0, len: 0 });
+        (span.offset, span.offset + u64::from(span.len))
+    };
+    let same_file = |a: usize, b: usize| origins[a].file == origins[b].file;
+    byte_runs(order, bounds, same_file, SPAN_GAP_READ, SPAN_READ_BYTES)
+}
+
+/// `items` (in file order) cut into runs that one read takes in: byte ranges (`bounds`, start
+/// and end) of one file (`together`), at most `gap` bytes apart, at most `most` bytes from the
+/// first's start to the last's end (a larger item is a run of its own).
+pub(crate) fn byte_runs(
+    items: &[usize],
+    bounds: impl Fn(usize) -> (u64, u64),
+    together: impl Fn(usize, usize) -> bool,
+    gap: u64,
+    most: u64,
+) -> Vec<&[usize]> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..=items.len() {
+        let cut = match items.get(i) {
+            None => true,
+            Some(&next) => {
+                let (first, previous) = (items[start], items[i - 1]);
+                !together(first, next)
+                    || bounds(next).0.saturating_sub(bounds(previous).1) > gap
+                    || bounds(next).1.saturating_sub(bounds(first).0) > most
+            }
+        };
+        if cut {
+            runs.push(&items[start..i]);
+            start = i;
+        }
+    }
+    runs
+}
+
+/// The bytes from the first record of `run` to the end of its last, read at once.
+fn read_span_bytes(source: &Source, run: &[usize], origins: &[&RecordOrigin]) -> Option<Vec<u8>> {
+    let path = source.path.as_deref()?;
+    let first = origins[*run.first()?].span?;
+    let last = origins[*run.last()?].span?;
+    let end = last.offset + u64::from(last.len);
+    let mut bytes = vec![0u8; usize::try_from(end.checked_sub(first.offset)?).ok()?];
+    let mut file = File::open(path).ok()?;
+    use std::io::Seek;
+    file.seek(io::SeekFrom::Start(first.offset)).ok()?;
+    file.read_exact(&mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// Whether an input is stdin, which can be read only once.
@@ -747,6 +898,7 @@ fn build_article(
         origin: RecordOrigin {
             file: source.display.clone(),
             line,
+            span: None,
         },
         format,
         raw: None,
@@ -1023,6 +1175,7 @@ fn read_whole_file(
             origin: RecordOrigin {
                 file: source.display.clone(),
                 line: 0,
+                span: None,
             },
             format,
             raw: opts.keep_raw.then(|| RawRecord::File {
@@ -1436,6 +1589,60 @@ mod tests {
         for got in &some.articles {
             assert_eq!(got.text, article(&got.id));
         }
+    }
+
+    /// Records read again alone by their spans are the records read with the file: the first
+    /// line behind a byte-order mark, CRLF line ends, blank and broken lines between, a last
+    /// line without a line end. A gzipped file's records have no spans.
+    #[test]
+    fn records_read_again_by_their_spans_are_the_same_articles() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut jsonl = String::from("\u{feff}");
+        for i in 0..400 {
+            match i % 50 {
+                7 => jsonl.push_str("{\"id\": \"broken\", \"text\": \r\n"),
+                8 => jsonl.push_str("\r\n"),
+                _ => jsonl.push_str(&format!(
+                    "{{\"id\": \"a{i}\", \"title\": \"T{i}\", \"text\": \"word {i}\\nline two\"}}\r\n"
+                )),
+            }
+        }
+        jsonl.push_str("{\"id\": \"last\", \"text\": \"no line end\"}");
+        let path = dir.path().join("a.jsonl");
+        std::fs::write(&path, &jsonl).unwrap();
+        let inputs = [path.clone()];
+        let opts = ReadOptions::default();
+        let mut all = Corpus::default();
+        stream_records(&inputs, &opts, &|_| {}, &mut all).unwrap();
+        assert_eq!(all.articles.len(), 385);
+        let reader = SpanReader::new(&inputs, &opts).unwrap();
+        assert!(all.articles.iter().all(|a| reader.can_read(&a.origin)));
+        let picked: Vec<&Article> = all
+            .articles
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 3 == 0 || *i == 384)
+            .map(|(_, a)| a)
+            .rev() // any order
+            .collect();
+        let origins: Vec<&RecordOrigin> = picked.iter().map(|a| &a.origin).collect();
+        let again = reader.read(&origins, &opts);
+        assert_eq!(again.len(), picked.len());
+        for (article, again) in picked.iter().zip(&again) {
+            assert_eq!(
+                format!("{:?}", again.as_ref()),
+                format!("{:?}", Some(article))
+            );
+        }
+        let gz = dir.path().join("b.jsonl.gz");
+        let mut encoder =
+            flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut encoder, jsonl.as_bytes()).unwrap();
+        encoder.finish().unwrap();
+        let mut zipped = Corpus::default();
+        stream_records(&[gz], &opts, &|_| {}, &mut zipped).unwrap();
+        assert_eq!(zipped.articles.len(), 385);
+        assert!(zipped.articles.iter().all(|a| a.origin.span.is_none()));
     }
 
     #[test]
