@@ -955,10 +955,9 @@ impl SkippedLines {
     }
 }
 
-/// The second pass: re-signs the articles signed without other lines than the final
-/// boilerplate (the `stale` ones), without the final boilerplate.
+/// The second pass, over the articles that [`revisit`] gives it (the stale ones): re-signs them
+/// without the final boilerplate.
 struct Resign<'a> {
-    stale: &'a [bool],
     boilerplate: &'a BoilerplateLines,
     hasher: &'a MinHasher,
     opts: &'a Options,
@@ -967,11 +966,9 @@ struct Resign<'a> {
 
 impl Revisit for Resign<'_> {
     fn batch(&mut self, batch: &[(usize, &Article)]) {
-        let (stale, boilerplate, hasher, opts) =
-            (self.stale, self.boilerplate, self.hasher, self.opts);
+        let (boilerplate, hasher, opts) = (self.boilerplate, self.hasher, self.opts);
         let fresh: Vec<(usize, Vec<u32>)> = batch
             .par_iter()
-            .filter(|&&(doc, _)| stale[doc])
             .map_init(Worker::default, |worker, &(doc, article)| {
                 let mut fresh = vec![0u32; hasher.num_perm()];
                 let skip = (!boilerplate.is_empty()).then_some(boilerplate);
@@ -986,12 +983,12 @@ impl Revisit for Resign<'_> {
     }
 }
 
-/// The second pass from the spool: re-signs the `stale` articles from their spooled tokens,
-/// without the lines of `skipped` (or whole when that leaves nothing).
+/// The second pass from the spool: re-signs the `stale` articles (ascending) from their
+/// spooled tokens, without the lines of `skipped` (or whole when that leaves nothing).
 fn resign_from_spool(
     spool: SpoolReader,
     spooled: &[SpoolRecord],
-    stale: &[bool],
+    stale: &[usize],
     skipped: &SkippedLines,
     hasher: &MinHasher,
     opts: &Options,
@@ -1004,7 +1001,7 @@ fn resign_from_spool(
     };
     // In spool order, neighbours' records lie side by side: a task reads its articles' records
     // in one read, and every task reads on its own thread (no serial read between batches).
-    let mut in_spool_order: Vec<usize> = (0..spooled.len()).filter(|&doc| stale[doc]).collect();
+    let mut in_spool_order = stale.to_vec();
     in_spool_order.sort_unstable_by_key(|&doc| spooled[doc].offset);
     let resign = |docs: &[usize]| -> std::io::Result<Vec<(usize, Vec<u32>)>> {
         let mut fresh = Vec::with_capacity(docs.len());
@@ -1409,10 +1406,13 @@ fn settle_boilerplate(
     );
     let skipped = SkippedLines::new(lines.iter(), &boilerplate);
     drop(lines);
+    let stale_docs: Vec<usize> = (0..stale.stale.len())
+        .filter(|&doc| stale.stale[doc])
+        .collect();
     let stats = RunStats {
         boilerplate_lines: boilerplate.len(),
         articles_with_boilerplate: stale.with_boilerplate,
-        resigned_articles: stale.stale.iter().filter(|&&stale| stale).count(),
+        resigned_articles: stale_docs.len(),
         ..RunStats::default()
     };
     let spool = first.spool.take().and_then(SharedSpool::finish);
@@ -1430,7 +1430,7 @@ fn settle_boilerplate(
         Some(spool) => resign_from_spool(
             spool,
             &spooled,
-            &stale.stale,
+            &stale_docs,
             &skipped,
             hasher,
             opts,
@@ -1438,15 +1438,11 @@ fn settle_boilerplate(
         )?,
         None => {
             let mut resign = Resign {
-                stale: &stale.stale,
                 boilerplate: &boilerplate,
                 hasher,
                 opts,
                 signatures: &mut signatures,
             };
-            let stale_docs: Vec<usize> = (0..stale.stale.len())
-                .filter(|&doc| stale.stale[doc])
-                .collect();
             revisit(
                 &mut resign,
                 Some(&stale_docs),
