@@ -9,6 +9,7 @@
 //! story). This module does not read text or signatures.
 
 use std::cmp::{Ordering, Reverse};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use rayon::prelude::*;
 
@@ -58,6 +59,80 @@ impl UnionFind {
         };
         self.parent[small as usize] = big;
         self.size[big as usize] += self.size[small as usize];
+    }
+}
+
+/// Disjoint sets that threads join at once (lock-free): a root is linked under the smaller-
+/// numbered root, by compare-and-swap, so parents only ever point to smaller numbers and no
+/// cycle can form; `find` halves paths as it goes. The sets at the end are the connected
+/// components of the pairs joined, whatever the order or the threads; which member is a root
+/// is not ([`ConcurrentUnionFind::labels`] numbers them canonically).
+#[derive(Debug)]
+pub struct ConcurrentUnionFind {
+    parent: Vec<AtomicU32>,
+}
+
+impl ConcurrentUnionFind {
+    pub fn new(n: usize) -> Self {
+        ConcurrentUnionFind {
+            parent: (0..n as u32).map(AtomicU32::new).collect(),
+        }
+    }
+
+    pub fn find(&self, mut x: u32) -> u32 {
+        loop {
+            let parent = self.parent[x as usize].load(Relaxed);
+            if parent == x {
+                return x;
+            }
+            let grandparent = self.parent[parent as usize].load(Relaxed);
+            if grandparent != parent {
+                // Another thread may have moved `x` meanwhile: then this halving is skipped.
+                let _ = self.parent[x as usize].compare_exchange_weak(
+                    parent,
+                    grandparent,
+                    Relaxed,
+                    Relaxed,
+                );
+            }
+            x = grandparent;
+        }
+    }
+
+    /// Whether `a` and `b` are in one set already. A `true` stays true; a `false` may be stale
+    /// by the time it is read (joining them then is harmless).
+    pub fn same(&self, a: u32, b: u32) -> bool {
+        self.find(a) == self.find(b)
+    }
+
+    pub fn union(&self, a: u32, b: u32) {
+        let (mut a, mut b) = (a, b);
+        loop {
+            a = self.find(a);
+            b = self.find(b);
+            if a == b {
+                return;
+            }
+            let (child, root) = if a > b { (a, b) } else { (b, a) };
+            // Fails only when `child` stopped being a root meanwhile: find again.
+            let linked =
+                self.parent[child as usize].compare_exchange(child, root, Relaxed, Relaxed);
+            if linked.is_ok() {
+                return;
+            }
+        }
+    }
+
+    /// Each element's set, named by its smallest member.
+    pub fn labels(self) -> Vec<u32> {
+        let mut parent: Vec<u32> = self.parent.into_iter().map(AtomicU32::into_inner).collect();
+        // Parents point to smaller numbers, so in ascending order each element's parent already
+        // holds its final label: the root, which is its set's smallest member.
+        for x in 0..parent.len() {
+            let up = parent[x] as usize;
+            parent[x] = parent[up];
+        }
+        parent
     }
 }
 
@@ -149,6 +224,41 @@ mod tests {
             a,
             b,
             similarity: 1.0,
+        }
+    }
+
+    #[test]
+    fn concurrent_sets_are_the_components_of_the_pairs_joined_on_all_threads() {
+        // Pairs from a fixed pseudo-random sequence: long chains and stars, joined in parallel.
+        let n = 20_000u32;
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let pairs: Vec<(u32, u32)> = (0..15_000)
+            .map(|_| ((next() % n as u64) as u32, (next() % n as u64) as u32))
+            .collect();
+        let mut reference = UnionFind::new(n as usize);
+        for &(a, b) in &pairs {
+            reference.union(a, b);
+        }
+        let sets = ConcurrentUnionFind::new(n as usize);
+        pairs.par_iter().with_max_len(16).for_each(|&(a, b)| {
+            if !sets.same(a, b) {
+                sets.union(a, b);
+            }
+        });
+        let labels = sets.labels();
+        let mut smallest = vec![u32::MAX; n as usize];
+        for doc in 0..n {
+            let root = reference.find(doc) as usize;
+            smallest[root] = smallest[root].min(doc);
+        }
+        for doc in 0..n {
+            assert_eq!(labels[doc as usize], smallest[reference.find(doc) as usize]);
         }
     }
 

@@ -182,13 +182,26 @@ pub fn candidate_pairs(
 const PREFETCH_AHEAD: usize = 16;
 
 /// The candidate pairs of one band.
+fn band_pairs(signatures: &Signatures, docs: &[u32], band: usize, rows: usize) -> Vec<(u32, u32)> {
+    let mut pairs = Vec::new();
+    for_each_band_pair(signatures, docs, band, rows, |a, b| pairs.push((a, b)));
+    pairs
+}
+
+/// Calls `each(a, b)` (`a < b`) for every candidate pair of one band, bucket by bucket.
 ///
 /// Each entry is one number: the band key with its low bits replaced by the document, so that
 /// a plain sort of numbers groups the buckets, on half the bytes of (key, document) pairs. Two
 /// keys that differ only in those low bits share a bucket: that pair is one candidate more,
 /// verified like any other (about n² / 2^(65 − bits) such pairs a band: none at 100,000
 /// documents, ~45 at 10,000,000).
-fn band_pairs(signatures: &Signatures, docs: &[u32], band: usize, rows: usize) -> Vec<(u32, u32)> {
+pub fn for_each_band_pair(
+    signatures: &Signatures,
+    docs: &[u32],
+    band: usize,
+    rows: usize,
+    mut each: impl FnMut(u32, u32),
+) {
     let largest = docs.iter().copied().max().unwrap_or(0);
     let doc_mask = (1u64 << (u32::BITS - largest.leading_zeros())) - 1;
     let band_start = |doc: u32| &signatures.get(doc as usize)[band * rows..];
@@ -221,7 +234,6 @@ fn band_pairs(signatures: &Signatures, docs: &[u32], band: usize, rows: usize) -
                 .then(a.cmp(&b))
         })
     };
-    let mut pairs = Vec::new();
     let mut members = Vec::new();
     for bucket in entries.chunk_by(|x, y| x & !doc_mask == y & !doc_mask) {
         if bucket.len() < 2 {
@@ -229,9 +241,8 @@ fn band_pairs(signatures: &Signatures, docs: &[u32], band: usize, rows: usize) -
         }
         members.clear();
         members.extend(bucket.iter().map(|&entry| (entry & doc_mask) as u32));
-        push_bucket_pairs(&mut members, HOT_BUCKET, HOT_WINDOW, &order_hot, &mut pairs);
+        each_bucket_pair(&mut members, HOT_BUCKET, HOT_WINDOW, &order_hot, &mut each);
     }
-    pairs
 }
 
 /// Pairs of documents that share a key. `keyed` holds (key, document) entries; a bucket of up
@@ -266,26 +277,29 @@ fn push_bucket_pairs(
     order_hot: &(dyn Fn(&mut [u32]) + Sync),
     pairs: &mut Vec<(u32, u32)>,
 ) {
-    if members.len() <= hot_bucket {
-        push_all_pairs(members, pairs);
+    each_bucket_pair(members, hot_bucket, window, order_hot, &mut |a, b| {
+        pairs.push((a, b))
+    });
+}
+
+/// Calls `each(a, b)` (`a < b`) for the pairs of one bucket: all of them up to `hot_bucket`
+/// members, else each member and its next `window` members in `order_hot`'s order.
+fn each_bucket_pair(
+    members: &mut [u32],
+    hot_bucket: usize,
+    window: usize,
+    order_hot: &(dyn Fn(&mut [u32]) + Sync),
+    each: &mut impl FnMut(u32, u32),
+) {
+    let reach = if members.len() <= hot_bucket {
+        members.len()
     } else {
         order_hot(members);
-        push_window_pairs(members, window, pairs);
-    }
-}
-
-fn push_all_pairs(members: &[u32], pairs: &mut Vec<(u32, u32)>) {
+        window
+    };
     for (i, &a) in members.iter().enumerate() {
-        for &b in &members[i + 1..] {
-            pairs.push((a.min(b), a.max(b)));
-        }
-    }
-}
-
-fn push_window_pairs(members: &[u32], window: usize, pairs: &mut Vec<(u32, u32)>) {
-    for (i, &a) in members.iter().enumerate() {
-        for &b in members[i + 1..].iter().take(window) {
-            pairs.push((a.min(b), a.max(b)));
+        for &b in members[i + 1..].iter().take(reach) {
+            each(a.min(b), a.max(b));
         }
     }
 }
@@ -422,8 +436,9 @@ mod tests {
                 .collect();
             keyed.sort_unstable();
             for bucket in keyed.chunk_by(|x, y| x.0 == y.0) {
-                let members: Vec<u32> = bucket.iter().map(|&(_, doc)| doc).collect();
-                push_all_pairs(&members, &mut expected);
+                for (i, &(_, a)) in bucket.iter().enumerate() {
+                    expected.extend(bucket[i + 1..].iter().map(|&(_, b)| (a.min(b), a.max(b))));
+                }
             }
         }
         expected.sort_unstable();
