@@ -56,27 +56,14 @@ pub fn find_boilerplate<'h>(
 }
 
 /// Each article's loose group (named by its smallest member): the connected components of the
-/// candidate pairs of the loose LSH whose estimated Jaccard is at least [`LOOSE_THRESHOLD`].
-///
-/// The bands are joined on all threads into one [`cluster::ConcurrentUnionFind`], and a pair
-/// already in one group is not verified: a wire story's copies meet in nearly every one of the
-/// loose bands, so most candidates repeat (1.7 million for 72,500 distinct pairs at 100,000
-/// generated articles), and the components need neither the pairs' list nor their sort.
+/// candidate pairs of the loose LSH whose estimated Jaccard is at least [`LOOSE_THRESHOLD`]
+/// (joined as met, see [`lsh::join_similar`]).
 fn loose_groups(signatures: &Signatures) -> Vec<u32> {
     let n = signatures.len();
     let docs: Vec<u32> = (0..n as u32).collect();
     let params = lsh::optimal_params(LOOSE_THRESHOLD, signatures.num_perm(), 0.5, 0.5);
     let sets = cluster::ConcurrentUnionFind::new(n);
-    (0..params.bands).into_par_iter().for_each(|band| {
-        lsh::for_each_band_pair(signatures, &docs, band, params.rows, |a, b| {
-            if sets.same(a, b) {
-                return;
-            }
-            if signatures.similarity(a as usize, b as usize) >= LOOSE_THRESHOLD {
-                sets.union(a, b);
-            }
-        });
-    });
+    lsh::join_similar(signatures, &docs, params, LOOSE_THRESHOLD, &sets);
     sets.labels()
 }
 

@@ -167,9 +167,6 @@ impl DupGroup {
 }
 
 /// Near-duplicate groups of `n` documents from verified edges, numbered largest first.
-///
-/// The groups are ordered on all threads; both sorts are stable over an input order fixed by
-/// the edges alone, so the result does not depend on the thread count.
 pub fn dup_groups<'a>(
     n: usize,
     edges: &[Edge],
@@ -179,11 +176,29 @@ pub fn dup_groups<'a>(
     for edge in edges {
         sets.union(edge.a, edge.b);
     }
-    let mut by_root: Vec<(u32, u32)> = (0..n as u32).map(|doc| (sets.find(doc), doc)).collect();
+    let set_of: Vec<u32> = (0..n as u32).map(|doc| sets.find(doc)).collect();
     drop(sets);
-    by_root.par_sort_unstable();
+    dup_groups_of_sets(&set_of, rank)
+}
+
+/// Near-duplicate groups given each document's set (any number shared by the members of one
+/// set and no other), numbered largest first.
+///
+/// The groups are ordered on all threads, the same whatever the thread count; how the sets are
+/// numbered matters only between groups whose canonical articles tie on date, length and id
+/// (the pipeline rejects repeated ids).
+pub fn dup_groups_of_sets<'a>(
+    set_of: &[u32],
+    rank: impl Fn(u32) -> RankKey<'a> + Sync,
+) -> Vec<DupGroup> {
+    let mut by_set: Vec<(u32, u32)> = set_of
+        .iter()
+        .enumerate()
+        .map(|(doc, &set)| (set, doc as u32))
+        .collect();
+    by_set.par_sort_unstable();
     // Each group with its canonical article's rank, read once instead of at every comparison.
-    let mut ranked: Vec<(RankKey<'a>, DupGroup)> = by_root
+    let mut ranked: Vec<(RankKey<'a>, DupGroup)> = by_set
         .par_chunk_by(|x, y| x.0 == y.0)
         .map(|run| {
             let mut members: Vec<u32> = run.iter().map(|&(_, doc)| doc).collect();
@@ -273,6 +288,10 @@ mod tests {
         let groups = dup_groups(6, &[edge(4, 5), edge(1, 2), edge(2, 3)], rank);
         let members: Vec<Vec<u32>> = groups.iter().map(|g| g.members.clone()).collect();
         assert_eq!(members, vec![vec![1, 2, 3], vec![4, 5], vec![0]]);
+        // The same sets, however numbered, are the same groups.
+        for set_of in [[0, 1, 1, 1, 4, 4], [7, 3, 3, 3, 0, 0], [2, 9, 9, 9, 1, 1]] {
+            assert_eq!(dup_groups_of_sets(&set_of, rank), groups);
+        }
     }
 
     #[test]

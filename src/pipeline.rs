@@ -1293,17 +1293,16 @@ fn cluster_first_pass(
         stats,
     } = settle_boilerplate(&mut first, replay, hasher, opts, progress)?;
     progress.stage("near-duplicates");
-    let (edges, candidate_pairs) = near_duplicate_edges(
+    let near = near_duplicate_sets(
         first.kept.as_deref(),
         &signatures,
         &boilerplate,
         params,
         opts,
     );
-    let edge_count = edges.len();
     let metas = std::mem::take(&mut first.metas);
-    let dup_groups = cluster::dup_groups(metas.len(), &edges, |doc| metas[doc as usize].rank_key());
-    drop(edges);
+    let dup_groups =
+        cluster::dup_groups_of_sets(&near.set_of, |doc| metas[doc as usize].rank_key());
     let (dup_of, similarity) = dup_assignments(metas.len(), &dup_groups, &signatures);
     drop(signatures);
     let (stories, story_keywords) = match &opts.stories {
@@ -1343,8 +1342,8 @@ fn cluster_first_pass(
         read: first.read_stats,
         lsh: Some(params),
         capped_articles: first.capped_articles,
-        candidate_pairs,
-        edges: edge_count,
+        candidate_pairs: near.candidate_pairs,
+        edges: near.joins,
         dup_groups: dup_groups.len(),
         largest_group: dup_groups.first().map_or(0, |g| g.members.len()),
         stories: stories.len(),
@@ -1561,60 +1560,75 @@ impl Worker {
     }
 }
 
-fn verified_edge(signatures: &Signatures, a: u32, b: u32, threshold: f64) -> Option<Edge> {
-    let similarity = signatures.similarity(a as usize, b as usize);
-    (similarity >= threshold).then_some(Edge {
-        a,
-        b,
-        similarity: similarity as f32,
-    })
+/// The near-duplicate sets: each article's set (see [`cluster::dup_groups_of_sets`]), with
+/// counters for [`RunStats`].
+struct NearDuplicates {
+    set_of: Vec<u32>,
+    /// Candidate pairs met: with `--verify estimate`, a pair counted once per band it shares.
+    candidate_pairs: usize,
+    /// Joins of two sets (articles minus sets).
+    joins: usize,
 }
 
-/// Verified near-duplicate edges, and the number of candidate pairs that were checked.
+/// The near-duplicate sets: the connected components of the verified candidate pairs.
 ///
 /// Articles with identical signatures are joined directly (one of them enters the LSH), so that
-/// a thousand copies of one page cost one bucket entry instead of a hot bucket.
-fn near_duplicate_edges(
+/// a thousand copies of one page cost one bucket entry instead of a hot bucket. With estimated
+/// similarities the pairs are joined as the bands meet them ([`lsh::join_similar`]).
+fn near_duplicate_sets(
     articles: Option<&[Article]>,
     signatures: &Signatures,
     boilerplate: &BoilerplateLines,
     params: LshParams,
     opts: &Options,
-) -> (Vec<Edge>, usize) {
-    let mut by_signature: Vec<u32> = (0..signatures.len() as u32).collect();
+) -> NearDuplicates {
+    let n = signatures.len();
+    let mut by_signature: Vec<u32> = (0..n as u32).collect();
     by_signature.par_sort_unstable_by(|&a, &b| {
         signatures
             .get(a as usize)
             .cmp(signatures.get(b as usize))
             .then(a.cmp(&b))
     });
-    let mut edges = Vec::new();
+    let sets = cluster::ConcurrentUnionFind::new(n);
     let mut representatives = Vec::new();
     for run in
         by_signature.chunk_by(|&a, &b| signatures.get(a as usize) == signatures.get(b as usize))
     {
         representatives.push(run[0]);
-        edges.extend(run[1..].iter().map(|&doc| Edge {
-            a: run[0],
-            b: doc,
-            similarity: 1.0,
-        }));
+        for &doc in &run[1..] {
+            sets.union(run[0], doc);
+        }
     }
+    drop(by_signature);
     representatives.sort_unstable();
-    let candidates = lsh::candidate_pairs(signatures, &representatives, params);
-    let candidate_count = candidates.len();
-    let verified: Vec<Edge> = match opts.verify {
-        Verify::Estimate => candidates
-            .into_par_iter()
-            .filter_map(|(a, b)| verified_edge(signatures, a, b, opts.threshold))
-            .collect(),
-        Verify::Exact => match articles {
-            Some(articles) => exact_edges(articles, &candidates, boilerplate, opts),
-            None => Vec::new(), // run() keeps the articles whenever --verify exact is set
-        },
+    let candidate_pairs = match opts.verify {
+        Verify::Estimate => {
+            lsh::join_similar(signatures, &representatives, params, opts.threshold, &sets)
+        }
+        Verify::Exact => {
+            let candidates = lsh::candidate_pairs(signatures, &representatives, params);
+            // run() keeps the articles whenever --verify exact is set.
+            let edges = articles.map_or_else(Vec::new, |articles| {
+                exact_edges(articles, &candidates, boilerplate, opts)
+            });
+            for edge in edges {
+                sets.union(edge.a, edge.b);
+            }
+            candidates.len()
+        }
     };
-    edges.extend(verified);
-    (edges, candidate_count)
+    let set_of = sets.labels();
+    let joins = set_of
+        .iter()
+        .enumerate()
+        .filter(|&(doc, &set)| set as usize != doc)
+        .count();
+    NearDuplicates {
+        set_of,
+        candidate_pairs,
+        joins,
+    }
 }
 
 /// Exact Jaccard of candidate pairs, from the shingle sets of the articles involved only.
