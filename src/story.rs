@@ -1097,11 +1097,14 @@ fn candidate_edges<V: Vectors + ?Sized>(
         buckets.push(range);
     }
     drop(keyed);
-    let window_of = |len: usize| if len <= TERM_BUCKET { len } else { TERM_WINDOW };
     let each_pair = |f: &mut dyn FnMut(u32, u32)| {
         for &(start, end) in &buckets {
             let bucket = &members[start..end];
-            let window = window_of(bucket.len());
+            let window = if bucket.len() <= TERM_BUCKET {
+                bucket.len()
+            } else {
+                TERM_WINDOW
+            };
             for (i, &a) in bucket.iter().enumerate() {
                 for &b in bucket[i + 1..].iter().take(window) {
                     f(a.min(b), a.max(b));
@@ -1127,72 +1130,19 @@ fn candidate_edges<V: Vectors + ?Sized>(
     drop(count);
     // Read once, not once per range: at 1M articles the vectors take hundreds of MB.
     let dense_terms = scatter_terms(vectors);
-    let score = |mut pairs: Vec<(u32, u32)>| {
-        pairs.par_sort_unstable();
-        pairs.dedup();
-        score_edges_by(&pairs, vectors, dense_terms, days, opts)
-    };
-    if let [(_, _, size)] = ranges[..] {
-        let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(size);
-        each_pair(&mut |a, b| pairs.push((a, b)));
-        return score(pairs);
-    }
-    // Several ranges: each visits its own first groups' pairs only, through each group's places
-    // in the buckets. (Going through every bucket's pairs for each range made the step
-    // quadratic: at 1,000,000 articles ~30 ranges each went through all pairs, 76% of the
-    // step's time.)
-    let places = BucketPlaces::new(&buckets, &members, vectors.count());
     let mut edges = Vec::new();
     for (from, to, size) in ranges {
         let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(size);
-        for g in from..to {
-            // In a bucket, `g` pairs with the members up to `window` places after and before it.
-            for &(k, p) in places.of(g) {
-                let (start, end) = buckets[k as usize];
-                let bucket = &members[start..end];
-                let (p, window) = (p as usize, window_of(bucket.len()));
-                let near = &bucket[p.saturating_sub(window)..(p + window + 1).min(bucket.len())];
-                pairs.extend(near.iter().filter(|&&b| b > g).map(|&b| (g, b)));
+        each_pair(&mut |a, b| {
+            if (from..to).contains(&a) {
+                pairs.push((a, b));
             }
-        }
-        edges.extend(score(pairs));
+        });
+        pairs.par_sort_unstable();
+        pairs.dedup();
+        edges.extend(score_edges_by(&pairs, vectors, dense_terms, days, opts));
     }
     edges
-}
-
-/// Each group's places in the term buckets of [`candidate_edges`]: (bucket, position).
-struct BucketPlaces {
-    places: Vec<(u32, u32)>,
-    /// Where each group's places start in `places`.
-    starts: Vec<usize>,
-}
-
-impl BucketPlaces {
-    /// `buckets` are ranges of `members`; groups are numbered below `groups`.
-    fn new(buckets: &[(usize, usize)], members: &[u32], groups: usize) -> BucketPlaces {
-        let mut starts = vec![0usize; groups + 1];
-        for &(start, end) in buckets {
-            for &g in &members[start..end] {
-                starts[g as usize + 1] += 1;
-            }
-        }
-        for g in 0..groups {
-            starts[g + 1] += starts[g];
-        }
-        let mut places = vec![(0u32, 0u32); starts[groups]];
-        let mut next = starts.clone();
-        for (k, &(start, end)) in buckets.iter().enumerate() {
-            for (p, &g) in members[start..end].iter().enumerate() {
-                places[next[g as usize]] = (k as u32, p as u32);
-                next[g as usize] += 1;
-            }
-        }
-        BucketPlaces { places, starts }
-    }
-
-    fn of(&self, g: u32) -> &[(u32, u32)] {
-        &self.places[self.starts[g as usize]..self.starts[g as usize + 1]]
-    }
 }
 
 /// A scored candidate edge between two groups.
@@ -3074,12 +3024,7 @@ mod tests {
             let (order, days) = (orders(&infos), days(&infos));
             for at_once in [1, 50, 1000, usize::MAX] {
                 let edges = candidate_edges(vectors.as_slice(), &order, &days, &opts, at_once);
-                assert!(
-                    edges == expected,
-                    "at_once {at_once} window {window_days:?}: {} edges, expected {}",
-                    edges.len(),
-                    expected.len()
-                );
+                assert_eq!(edges, expected);
             }
         }
     }
