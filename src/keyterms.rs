@@ -712,6 +712,25 @@ pub fn extract_top_with<'a>(
     limits: TermLimits,
     scratch: &mut TermScratch,
 ) -> CompactTerms {
+    extract_top_with_headlines(&[headline], lines, weights, seed, limits, scratch)
+        .pop()
+        .unwrap_or_default()
+}
+
+/// [`extract_top_with`] of one body under each of `headlines`: the terms of each headline with
+/// these lines, as `extract_top_with(headline, lines)` gives them (with the default weights,
+/// whose sums are exact in any order), the body worked out once. A headline's words and the
+/// body's meet only through the words the body writes in lower case (see
+/// [`lower_case_uses`]), which one pass finds for all the headlines at once; names never run
+/// from one line into another.
+pub fn extract_top_with_headlines<'a>(
+    headlines: &[&str],
+    lines: impl Iterator<Item = &'a str>,
+    weights: TermWeights,
+    seed: u64,
+    limits: TermLimits,
+    scratch: &mut TermScratch,
+) -> Vec<CompactTerms> {
     let mut normalized: Vec<Cow<'a, str>> = recycle(std::mem::take(&mut scratch.lines));
     normalized.extend(lines.map(nfkc));
     let lines = normalized;
@@ -722,9 +741,13 @@ pub fn extract_top_with<'a>(
         line_words(line, padded, &mut words);
         line_ends.push(words.len());
     }
-    let headline = nfkc(headline);
+    let heads: Vec<Cow<'_, str>> = headlines.iter().map(|headline| nfkc(headline)).collect();
     let mut headline_words: Vec<Word<'_>> = recycle(std::mem::take(&mut scratch.headline_words));
-    line_words(&headline, padded, &mut headline_words);
+    let mut head_ends = Vec::with_capacity(heads.len());
+    for head in &heads {
+        line_words(head, padded, &mut headline_words);
+        head_ends.push(headline_words.len());
+    }
     lower_case_uses(
         &lines,
         &words,
@@ -750,30 +773,83 @@ pub fn extract_top_with<'a>(
         terms: &mut scratch.terms,
     };
     let line_scratch = &mut scratch.line_scratch;
-    let headline_line = (&headline_words[..], HEADLINE_WORD);
-    collect_line(
-        headline_line,
-        true,
-        lower_words,
-        &mut collector,
-        line_scratch,
-    );
-    let mut start = 0;
-    for &end in &line_ends {
-        let line = (&words[start..end], start as u32);
-        collect_line(line, false, lower_words, &mut collector, line_scratch);
-        start = end;
-    }
+    let collect_body = |collector: &mut TermCollector, line_scratch: &mut LineScratch| {
+        let mut start = 0;
+        for &end in &line_ends {
+            let line = (&words[start..end], start as u32);
+            collect_line(line, false, lower_words, collector, line_scratch);
+            start = end;
+        }
+    };
+    let labels = |place, out: &mut String| write_label(place, &words, &headline_words, out);
     scratch.ranked = recycle(std::mem::take(&mut scratch.ranked));
     let ranked = &mut scratch.ranked;
-    ranked.extend(scratch.terms.drain());
-    let labels = |place, out: &mut String| write_label(place, &words, &headline_words, out);
-    let top = top_terms(ranked, labels, limits, &mut scratch.bucket_counts);
+    let mut tops = Vec::with_capacity(heads.len());
+    if let [end] = head_ends[..] {
+        // One headline: collected before the body, as a term's first occurrence is its label.
+        let headline_line = (&headline_words[..end], HEADLINE_WORD);
+        collect_line(
+            headline_line,
+            true,
+            lower_words,
+            &mut collector,
+            line_scratch,
+        );
+        collect_body(&mut collector, line_scratch);
+        ranked.extend(scratch.terms.drain());
+        tops.push(top_terms(
+            ranked,
+            labels,
+            limits,
+            &mut scratch.bucket_counts,
+        ));
+    } else {
+        // The body's terms once; each headline's added to a copy (a headline's occurrence is
+        // the label where it has the term).
+        collect_body(&mut collector, line_scratch);
+        let body: Vec<(u64, (f32, LabelPlace))> = scratch.terms.drain().collect();
+        let place: AHashMap<u64, usize> = body
+            .iter()
+            .enumerate()
+            .map(|(i, &(hash, _))| (hash, i))
+            .collect();
+        let mut start = 0;
+        for &end in &head_ends {
+            let mut collector = TermCollector {
+                seed,
+                weights,
+                terms: &mut scratch.terms,
+            };
+            let headline_line = (&headline_words[start..end], HEADLINE_WORD | start as u32);
+            collect_line(
+                headline_line,
+                true,
+                lower_words,
+                &mut collector,
+                line_scratch,
+            );
+            ranked.clear();
+            ranked.extend_from_slice(&body);
+            for (hash, (score, label)) in scratch.terms.drain() {
+                match place.get(&hash) {
+                    Some(&i) => ranked[i].1 = (ranked[i].1 .0 + score, label),
+                    None => ranked.push((hash, (score, label))),
+                }
+            }
+            tops.push(top_terms(
+                ranked,
+                labels,
+                limits,
+                &mut scratch.bucket_counts,
+            ));
+            start = end;
+        }
+    }
     scratch.headline_words = recycle(headline_words);
     scratch.words = recycle(words);
     scratch.line_ends = recycle(line_ends);
     scratch.lines = recycle(lines);
-    top
+    tops
 }
 
 /// The heaviest of an article's terms (term hash, (score, label place)), in any order, as
@@ -1377,6 +1453,33 @@ mod tests {
             if (max_terms, max_labels) == (400, 40) {
                 assert_eq!(top, trimmed);
             }
+        }
+    }
+
+    #[test]
+    fn several_headlines_over_one_body_give_each_headline_its_own_extraction() {
+        let body = "Police said Kim Yong-chol flew to New York on Tuesday.\n\
+                    Kim's aides said talks on the summit went on. The police chief, Ann Lee, \
+                    said 12 officers and 3 agencies helped. Summit talks resume in 2019.";
+        let headlines = [
+            "Kim Yong-chol Arrives In New York For Summit Talks",
+            "",
+            "Police Chief Says 12 Officers Helped",
+            "Summit talks: Kim's aides arrive",
+            "Kim Yong-chol Arrives In New York For Summit Talks",
+        ];
+        let limits = TermLimits {
+            max_terms: 12,
+            max_labels: 5,
+        };
+        let weights = TermWeights::default();
+        let mut scratch = TermScratch::default();
+        let together =
+            extract_top_with_headlines(&headlines, body.lines(), weights, 3, limits, &mut scratch);
+        assert_eq!(together.len(), headlines.len());
+        for (headline, terms) in headlines.iter().zip(together) {
+            let alone = extract_top(headline, body.lines(), weights, 3, 12, 5);
+            assert_eq!(terms.into_doc_terms(), alone, "{headline}");
         }
     }
 

@@ -1190,21 +1190,21 @@ fn spool_runs<'d>(docs: &'d [usize], spooled: &[SpoolRecord]) -> Vec<&'d [usize]
     input::byte_runs(docs, bounds, |_, _| true, SPOOL_GAP_READ, SPOOL_READ_BYTES)
 }
 
-/// The third pass: extracts each article's key terms and folds them straight into its dup
-/// group's terms, so that only the open groups' sums are held, never every article's terms.
+/// The third pass: each dup group's terms, the mean of its members' key terms (see
+/// [`story::merge_terms`]), where every member is taken to have the body of the group's
+/// source article ([`term_sources`]) under its own headline. Only the sources are read again,
+/// and each body is worked out once ([`trimmed_terms_under`]); the groups' terms are built as
+/// the sources come, never every article's held.
 struct GroupTerms<'a> {
     skipped: &'a SkippedLines,
     opts: &'a Options,
     dup_of: &'a [u32],
-    /// Each article's place in its group (canonical order), for the labels.
-    rank: &'a [u32],
     groups: &'a [DupGroup],
-    /// Members not yet seen, per group.
-    missing: Vec<u32>,
-    /// The groups' terms: complete, and sums of the members seen so far.
+    metas: &'a [ArticleMeta],
+    /// The groups' terms.
     done: story::StoryTermsBuilder,
-    /// The last slice's articles and terms, not yet added to their groups.
-    unfolded: Option<(Vec<usize>, Vec<Folded>)>,
+    /// The last slice's sources and their members' terms, not yet added to their groups.
+    unfolded: Option<(Vec<usize>, Vec<Vec<CompactTerms>>)>,
     /// Text bytes of the batches since freed memory was last returned to the system.
     untrimmed_bytes: usize,
 }
@@ -1214,85 +1214,101 @@ impl<'a> GroupTerms<'a> {
         skipped: &'a SkippedLines,
         opts: &'a Options,
         dup_of: &'a [u32],
-        rank: &'a [u32],
         groups: &'a [DupGroup],
+        metas: &'a [ArticleMeta],
     ) -> Self {
         GroupTerms {
             skipped,
             opts,
             dup_of,
-            rank,
             groups,
-            missing: groups.iter().map(|g| g.members.len() as u32).collect(),
+            metas,
             done: story::StoryTermsBuilder::new(groups.len()),
             unfolded: None,
             untrimmed_bytes: 0,
         }
     }
 
-    /// Every group's terms: the mean of its articles' terms (see [`story::merge_terms`]).
+    /// Every group's terms (empty for a group whose source was not read again: none, unless
+    /// the input changed).
     fn finish(mut self) -> story::StoryTerms {
         if let Some(pending) = self.unfolded.take() {
             self.fold(pending);
         }
-        // Groups with an article that was not revisited (none, unless the input changed) are
-        // completed in group order.
         self.done.finish()
     }
-}
 
-/// One article's terms from the parallel part of the third pass.
-enum Folded {
-    /// The article is its group's only member: the group's terms.
-    Single(CompactTerms),
-    /// To be added to its group's sum.
-    Member(CompactTerms),
-}
-
-impl GroupTerms<'_> {
-    /// Adds one slice's article terms to their groups, in input order (whatever the thread
-    /// count).
-    fn fold(&mut self, (docs, terms): (Vec<usize>, Vec<Folded>)) {
-        for (doc, terms) in docs.into_iter().zip(terms) {
-            let g = self.dup_of[doc];
-            match terms {
-                Folded::Single(terms) => self.done.set(g as usize, terms),
-                Folded::Member(terms) => {
-                    let members = self.groups[g as usize].members.len();
-                    self.done.add(g, members, self.rank[doc] as usize, terms);
-                    self.missing[g as usize] -= 1;
-                    if self.missing[g as usize] == 0 {
-                        self.done.complete(g);
-                    }
+    /// Adds one slice's terms to their groups, in input order (whatever the thread count): a
+    /// group of one article has its terms as they are, a larger group the mean of its
+    /// members' (added in canonical order).
+    fn fold(&mut self, (sources, terms): (Vec<usize>, Vec<Vec<CompactTerms>>)) {
+        for (source, members_terms) in sources.into_iter().zip(terms) {
+            let g = self.dup_of[source];
+            let members = members_terms.len();
+            if members == 1 {
+                for terms in members_terms {
+                    self.done.set(g as usize, terms);
                 }
+                continue;
             }
+            for (rank, terms) in members_terms.into_iter().enumerate() {
+                self.done.add(g, members, rank, terms);
+            }
+            self.done.complete(g);
         }
     }
 }
 
+/// The article each dup group's body is read from: its longest (the most complete copy; ties
+/// to the canonical order), ascending. Near-duplicates share most of their text: extracting
+/// every copy's body cost ~30% of the key-terms pass on generated corpora (a third of the
+/// articles are copies) for little more than their headlines, which differ from outlet to
+/// outlet and are kept.
+fn term_sources(groups: &[DupGroup], metas: &[ArticleMeta]) -> Vec<usize> {
+    let mut sources: Vec<usize> = groups
+        .iter()
+        .map(|group| {
+            let mut source = group.canonical();
+            for &doc in &group.members[1..] {
+                if metas[doc as usize].text_len > metas[source as usize].text_len {
+                    source = doc;
+                }
+            }
+            source as usize
+        })
+        .collect();
+    sources.sort_unstable();
+    sources
+}
+
 impl Revisit for GroupTerms<'_> {
     fn batch(&mut self, batch: &[(usize, &Article)]) {
-        let (skipped, opts, dup_of, groups) = (self.skipped, self.opts, self.dup_of, self.groups);
-        let extract = |chunk: &[(usize, &Article)]| -> Vec<Folded> {
+        let (skipped, opts, dup_of, groups, metas) = (
+            self.skipped,
+            self.opts,
+            self.dup_of,
+            self.groups,
+            self.metas,
+        );
+        let extract = |chunk: &[(usize, &Article)]| -> Vec<Vec<CompactTerms>> {
             chunk
                 .par_iter()
                 .map(|&(doc, article)| {
-                    let terms = Worker::with_thread_worker(|worker| {
-                        trimmed_article_terms(article, skipped.of(doc), opts, worker)
-                    });
-                    let members = groups[dup_of[doc] as usize].members.len();
-                    if members == 1 {
-                        // merge_terms of one article is its terms: its scores, and the labels of
-                        // its LABELLED_TERMS heaviest terms, which are the labels trimming kept.
-                        return Folded::Single(terms);
-                    }
-                    Folded::Member(terms)
+                    let members = &groups[dup_of[doc] as usize].members;
+                    let titles: Vec<&str> = match members[..] {
+                        // The source's own title (its metadata's may be cut, see ArticleMeta).
+                        [_] => vec![&article.title],
+                        _ => members.iter().map(|&m| metas[m as usize].title()).collect(),
+                    };
+                    Worker::with_thread_worker(|worker| {
+                        trimmed_terms_under(article, &titles, skipped.of(doc), opts, worker)
+                    })
                 })
                 .collect()
         };
-        // A slice of the batch at a time: the articles' terms wait for the sequential fold,
-        // which runs beside the extraction of the next slice (the last slice of a batch is
-        // folded beside the first of the next batch, or by `finish`).
+        // A slice of the batch at a time: the terms wait for the sequential fold, which runs
+        // beside the extraction of the next slice (the last slice of a batch is folded beside
+        // the first of the next batch, or by `finish`).
         for chunk in batch.chunks(TERMS_CHUNK) {
             let pending = self.unfolded.take();
             let (terms, ()) = rayon::join(
@@ -1305,9 +1321,9 @@ impl Revisit for GroupTerms<'_> {
             );
             self.unfolded = Some((chunk.iter().map(|&(doc, _)| doc).collect(), terms));
         }
-        // The batch's article terms are freed (and its articles, when they were read again);
-        // the groups' terms stay. Returning the freed memory walks the heaps: once per
-        // first-pass batch's worth of text, not after every batch.
+        // The batch's terms are freed (and its articles, when they were read again); the
+        // groups' terms stay. Returning the freed memory walks the heaps: once per first-pass
+        // batch's worth of text, not after every batch.
         self.untrimmed_bytes += batch.iter().map(|(_, a)| a.text.len()).sum::<usize>();
         if self.untrimmed_bytes >= BATCH_BYTES {
             self.untrimmed_bytes = 0;
@@ -1423,24 +1439,19 @@ fn cluster_first_pass(
     let (stories, story_keywords) = match &opts.stories {
         Some(story_opts) => {
             progress.stage("key terms");
-            let mut rank = vec![0u32; metas.len()];
-            for group in &dup_groups {
-                for (position, &doc) in group.members.iter().enumerate() {
-                    rank[doc as usize] = position as u32;
-                }
-            }
-            let mut pass = GroupTerms::new(&skipped, opts, &dup_of, &rank, &dup_groups);
+            let sources = term_sources(&dup_groups, &metas);
+            let mut pass = GroupTerms::new(&skipped, opts, &dup_of, &dup_groups, &metas);
             revisit(
                 &mut pass,
-                None,
+                Some(&sources),
                 first.kept.as_deref(),
                 replay,
                 &metas,
                 opts,
                 progress,
             )?;
+            drop(sources);
             let mut terms = pass.finish();
-            drop(rank);
             release_freed_memory();
             progress.stage("stories");
             let (order, days) = group_places(&dup_groups, &metas);
@@ -1836,6 +1847,21 @@ pub(crate) fn trimmed_article_terms(
     opts: &Options,
     worker: &mut Worker,
 ) -> CompactTerms {
+    trimmed_terms_under(article, &[&article.title], skipped, opts, worker)
+        .pop()
+        .unwrap_or_default()
+}
+
+/// [`trimmed_article_terms`] of `article`'s body under each of `titles` (each the headline it
+/// would be with that title, see [`keyterms::headline`]), the body worked out once
+/// ([`keyterms::extract_top_with_headlines`]).
+fn trimmed_terms_under(
+    article: &Article,
+    titles: &[&str],
+    skipped: &[u32],
+    opts: &Options,
+    worker: &mut Worker,
+) -> Vec<CompactTerms> {
     let scratch = &mut worker.scratch;
     let text = text::capped(&article.text, opts.shingle.max_doc_bytes);
     let mut with_words = 0u32;
@@ -1856,13 +1882,16 @@ pub(crate) fn trimmed_article_terms(
         })
         .collect();
     let first_line = lines.first().copied().unwrap_or_default();
-    let headline = keyterms::headline(&article.title, first_line);
+    let headlines: Vec<&str> = titles
+        .iter()
+        .map(|title| keyterms::headline(title, first_line))
+        .collect();
     let limits = keyterms::TermLimits {
         max_terms: story::MAX_ARTICLE_TERMS,
         max_labels: story::LABELLED_TERMS,
     };
-    keyterms::extract_top_with(
-        headline,
+    keyterms::extract_top_with_headlines(
+        &headlines,
         lines.into_iter(),
         opts.term_weights,
         opts.shingle.seed,
@@ -1990,6 +2019,39 @@ mod tests {
             );
             assert_eq!(meta.text_len, 9);
         }
+    }
+
+    #[test]
+    fn a_group_takes_its_body_from_its_longest_member_ties_to_the_canonical_order() {
+        let meta = |id: &str, text_len: usize| {
+            ArticleMeta::from_article(Article {
+                id: id.into(),
+                title: String::new(),
+                text: "x".repeat(text_len),
+                date: String::new(),
+                url: String::new(),
+                source: String::new(),
+                origin: input::RecordOrigin {
+                    file: "f.jsonl".into(),
+                    line: 1,
+                    span: None,
+                },
+                format: Format::Jsonl,
+                raw: None,
+            })
+        };
+        let lengths = [10, 30, 30, 5, 7, 9];
+        let metas: Vec<ArticleMeta> = lengths
+            .iter()
+            .enumerate()
+            .map(|(i, &len)| meta(&i.to_string(), len))
+            .collect();
+        let group = |members: &[u32]| DupGroup {
+            members: members.to_vec(),
+        };
+        // Members in canonical order: 2 before 1 (equal lengths: the canonical first).
+        let groups = [group(&[0, 2, 1]), group(&[4]), group(&[3, 5])];
+        assert_eq!(term_sources(&groups, &metas), vec![2, 4, 5]);
     }
 
     /// Whatever the first pass guessed, every final signature is the article's signature
