@@ -142,7 +142,7 @@ pub(super) fn parse_jsonl_line(
         id: String::new(),
         reason,
     };
-    let fields = match parse_members(text, &opts.fields) {
+    let mut fields = match parse_members(text, &opts.fields) {
         Ok(fields) => fields,
         Err(reason) => {
             return Some(Parsed {
@@ -151,13 +151,14 @@ pub(super) fn parse_jsonl_line(
             })
         }
     };
-    let record = build_article(&fields, source, line, Format::Jsonl, opts).map(|mut article| {
-        article.origin.span = span;
-        if opts.keep_raw {
-            article.raw = Some(RawRecord::JsonLine(text.to_string()));
-        }
-        article
-    });
+    let record =
+        build_article(&mut fields, source, line, Format::Jsonl, opts).map(|mut article| {
+            article.origin.span = span;
+            if opts.keep_raw {
+                article.raw = Some(RawRecord::JsonLine(text.to_string()));
+            }
+            article
+        });
     Some(Parsed { record, lossy })
 }
 
@@ -190,6 +191,17 @@ impl RecordFields for JsonFields<'_> {
             Some((_, FieldValue::Text(text))) => FieldValue::Text(Cow::Borrowed(text)),
             Some((_, value)) => value.clone(),
             None => FieldValue::Missing,
+        }
+    }
+
+    fn take_text(&mut self, name: &str) -> Option<String> {
+        let member = self.members.iter_mut().rev().find(|(key, _)| key == name)?;
+        match std::mem::replace(&mut member.1, FieldValue::Missing) {
+            FieldValue::Text(text) => Some(text.into_owned()),
+            other => {
+                member.1 = other;
+                None
+            }
         }
     }
 }

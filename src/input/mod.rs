@@ -826,6 +826,16 @@ trait RecordFields {
     /// Field `name`, borrowed from the record.
     fn get(&self, name: &str) -> FieldValue<'_>;
 
+    /// Field `name` as owned text, moved out of the record when it holds it owned (a JSON
+    /// string with escapes: a scraped text with its newlines), else copied; the record reads
+    /// differently afterwards, so this is the last thing asked of it.
+    fn take_text(&mut self, name: &str) -> Option<String> {
+        match self.get(name) {
+            FieldValue::Text(text) => Some(text.into_owned()),
+            _ => None,
+        }
+    }
+
     /// The first present, non-empty field of `names`.
     fn first_text(&self, names: &[String]) -> Option<String> {
         names.iter().find_map(|name| match self.get(name) {
@@ -851,7 +861,7 @@ impl RecordFields for CsvFields<'_> {
 
 /// Builds an article from any record, applying the field map and the text checks.
 fn build_article(
-    fields: &dyn RecordFields,
+    fields: &mut dyn RecordFields,
     source: &Source,
     line: u64,
     format: Format,
@@ -862,6 +872,16 @@ fn build_article(
         .first_text(&map.id)
         .map(|id| id.trim().to_string())
         .unwrap_or_else(|| format!("{}:{}", source.file_id, line));
+    let trimmed = |names: &[String]| {
+        fields
+            .first_text(names)
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    let (date, url, source_name) = (trimmed(&map.date), trimmed(&map.url), trimmed(&map.source));
+    let title = fields.first_text(&map.title).unwrap_or_default();
+    // The text last: it may be moved out of the record (see `RecordFields::take_text`).
     let reject = |reason| Reject {
         file: source.display.to_string(),
         line,
@@ -877,24 +897,12 @@ fn build_article(
         return Err(reject(RejectReason::EmptyText));
     }
     Ok(Article {
-        id: id.clone(),
-        title: fields.first_text(&map.title).unwrap_or_default(),
+        id,
+        title,
         text,
-        date: fields
-            .first_text(&map.date)
-            .unwrap_or_default()
-            .trim()
-            .to_string(),
-        url: fields
-            .first_text(&map.url)
-            .unwrap_or_default()
-            .trim()
-            .to_string(),
-        source: fields
-            .first_text(&map.source)
-            .unwrap_or_default()
-            .trim()
-            .to_string(),
+        date,
+        url,
+        source: source_name,
         origin: RecordOrigin {
             file: source.display.clone(),
             line,
@@ -907,7 +915,7 @@ fn build_article(
 
 /// The article text: the user's fields joined in order, or the first fallback field present.
 fn extract_text(
-    fields: &dyn RecordFields,
+    fields: &mut dyn RecordFields,
     map: &FieldMap,
 ) -> std::result::Result<String, RejectReason> {
     let mut parts = Vec::new();
@@ -925,7 +933,7 @@ fn extract_text(
                 if text.trim().is_empty() {
                     continue;
                 }
-                parts.push(text);
+                parts.push((name, text));
                 if !map.join_text {
                     break;
                 }
@@ -937,10 +945,17 @@ fn extract_text(
             tried: map.text.join(", "),
         });
     }
-    match parts.len() {
-        0 => Err(RejectReason::EmptyText),
-        1 => Ok(parts.pop().map(Cow::into_owned).unwrap_or_default()),
-        _ => Ok(parts.join("\n")),
+    match &parts[..] {
+        [] => Err(RejectReason::EmptyText),
+        [(name, _)] => {
+            let name = *name;
+            drop(parts);
+            Ok(fields.take_text(name).unwrap_or_default())
+        }
+        _ => {
+            let texts: Vec<&str> = parts.iter().map(|(_, text)| text.as_ref()).collect();
+            Ok(texts.join("\n"))
+        }
     }
 }
 
@@ -1119,11 +1134,11 @@ fn parse_csv_row(
             lossy,
         };
     }
-    let fields = CsvFields {
+    let mut fields = CsvFields {
         header: columns,
         row: &row,
     };
-    let record = build_article(&fields, source, line, Format::Csv, opts).map(|mut article| {
+    let record = build_article(&mut fields, source, line, Format::Csv, opts).map(|mut article| {
         if opts.keep_raw {
             article.raw = Some(RawRecord::CsvRow {
                 header: header_index,
@@ -1476,6 +1491,47 @@ mod tests {
         let corpus = read_bytes("in.csv", csv.as_bytes(), &opts);
         assert_eq!(corpus.articles[0].title, "A, title");
         assert_eq!(corpus.articles[0].text, "two\nlines");
+    }
+
+    /// The text is moved out of the parsed record (not copied) only once every other field is
+    /// read: a field mapped as the text and as another field, or twice as the text, reads the
+    /// same for each.
+    #[test]
+    fn a_field_read_as_the_text_and_as_another_reads_the_same_for_both() {
+        let jsonl = concat!(
+            r#"{"id": "a", "body": "First line\nsecond line"}"#,
+            "\n",
+            r#"{"id": "b", "body": "no escapes here"}"#,
+            "\n",
+        );
+        let mut opts = ReadOptions::default();
+        opts.fields.text = vec!["body".into()];
+        opts.fields.title = vec!["body".into()];
+        opts.fields.source = vec!["body".into()];
+        let corpus = read_bytes("in.jsonl", jsonl.as_bytes(), &opts);
+        let read: Vec<(&str, &str, &str)> = corpus
+            .articles
+            .iter()
+            .map(|a| (a.title.as_str(), a.text.as_str(), a.source.as_str()))
+            .collect();
+        assert_eq!(
+            read,
+            vec![
+                (
+                    "First line\nsecond line",
+                    "First line\nsecond line",
+                    "First line\nsecond line"
+                ),
+                ("no escapes here", "no escapes here", "no escapes here"),
+            ]
+        );
+        opts.fields.text = vec!["body".into(), "body".into()];
+        opts.fields.join_text = true;
+        let corpus = read_bytes("in.jsonl", jsonl.as_bytes(), &opts);
+        assert_eq!(
+            corpus.articles[0].text,
+            "First line\nsecond line\nFirst line\nsecond line"
+        );
     }
 
     /// Reading ahead on a thread of its own hands the sink the same records, rejects, headers
