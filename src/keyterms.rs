@@ -781,20 +781,20 @@ pub fn extract_top_with_headlines<'a>(
             start = end;
         }
     };
+    // Headline words `start..end` (a headline's label places count from `start`).
+    let collect_headline = |(start, end): (usize, usize),
+                            collector: &mut TermCollector,
+                            line_scratch: &mut LineScratch| {
+        let line = (&headline_words[start..end], HEADLINE_WORD | start as u32);
+        collect_line(line, true, lower_words, collector, line_scratch);
+    };
     let labels = |place, out: &mut String| write_label(place, &words, &headline_words, out);
     scratch.ranked = recycle(std::mem::take(&mut scratch.ranked));
     let ranked = &mut scratch.ranked;
     let mut tops = Vec::with_capacity(heads.len());
     if let [end] = head_ends[..] {
         // One headline: collected before the body, as a term's first occurrence is its label.
-        let headline_line = (&headline_words[..end], HEADLINE_WORD);
-        collect_line(
-            headline_line,
-            true,
-            lower_words,
-            &mut collector,
-            line_scratch,
-        );
+        collect_headline((0, end), &mut collector, line_scratch);
         collect_body(&mut collector, line_scratch);
         ranked.extend(scratch.terms.drain());
         tops.push(top_terms(
@@ -820,14 +820,7 @@ pub fn extract_top_with_headlines<'a>(
                 weights,
                 terms: &mut scratch.terms,
             };
-            let headline_line = (&headline_words[start..end], HEADLINE_WORD | start as u32);
-            collect_line(
-                headline_line,
-                true,
-                lower_words,
-                &mut collector,
-                line_scratch,
-            );
+            collect_headline((start, end), &mut collector, line_scratch);
             ranked.clear();
             ranked.extend_from_slice(&body);
             for (hash, (score, label)) in scratch.terms.drain() {

@@ -467,7 +467,7 @@ impl FirstPass {
             values,
             line_hashes,
             signed_known,
-            spooled,
+            spooled: spool.is_some().then_some(spooled),
             kept,
             rejects,
             capped_articles,
@@ -594,8 +594,6 @@ impl<'a> Signer<'a> {
             values,
             tasks,
             known: 0,
-            spooling: self.first.spool.is_some(),
-            record_lines: opts.boilerplate,
         };
         if opts.boilerplate {
             self.learn_boilerplate(&mut signed);
@@ -719,8 +717,6 @@ struct SignedBatch {
     /// The lines guessed once the batch was learned from: its articles were signed without
     /// the first `known` (see [`ProvisionalLines::guessed_within`]).
     known: u32,
-    spooling: bool,
-    record_lines: bool,
 }
 
 /// Where [`SignedBatch::keep`] puts a batch: the first pass's vectors.
@@ -729,7 +725,8 @@ struct KeepSigned<'f> {
     values: &'f mut Vec<u32>,
     line_hashes: &'f mut LineHashes,
     signed_known: &'f mut Vec<u32>,
-    spooled: &'f mut Vec<SpoolRecord>,
+    /// `None` without a spool.
+    spooled: Option<&'f mut Vec<SpoolRecord>>,
     kept: &'f mut Option<Vec<Article>>,
     rejects: &'f mut Vec<Reject>,
     capped_articles: &'f mut usize,
@@ -756,7 +753,7 @@ impl SignedBatch {
     /// Appends the batch to the first pass: each article's metadata, signature, line hashes
     /// and spool record (and the article itself in memory mode; else its text is freed);
     /// rejects the articles without words.
-    fn keep(self, to: KeepSigned<'_>, opts: &Options) {
+    fn keep(self, mut to: KeepSigned<'_>, opts: &Options) {
         let k = opts.num_perm;
         let signed = per_article(&self.tasks);
         for ((mut article, signed), signature) in self
@@ -765,7 +762,7 @@ impl SignedBatch {
             .zip(signed)
             .zip(self.values.chunks(k))
         {
-            let Some((lines, spooled)) = signed else {
+            let Some((lines, spooled_at)) = signed else {
                 to.rejects.push(Reject {
                     file: article.origin.file.to_string(),
                     line: article.origin.line,
@@ -778,14 +775,13 @@ impl SignedBatch {
                 *to.capped_articles += 1;
             }
             to.values.extend_from_slice(signature);
-            if self.record_lines {
+            if opts.boilerplate {
                 to.line_hashes.push(lines);
                 to.signed_known.push(self.known);
             }
-            if self.spooling {
+            if let Some(spooled) = &mut to.spooled {
                 // A failed write abandons the whole spool (see `SharedSpool`): any place will do.
-                to.spooled
-                    .push(spooled.unwrap_or(SpoolRecord { offset: 0, len: 0 }));
+                spooled.push(spooled_at.unwrap_or(SpoolRecord { offset: 0, len: 0 }));
             }
             match to.kept {
                 Some(kept) => {
