@@ -13,6 +13,8 @@
 //! This module verifies candidates in one place only: [`join_similar`], which joins the similar
 //! ones into sets as it meets them; the pair lists are verified by their callers.
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -136,32 +138,27 @@ fn search_params(threshold: f64, num_perm: usize, fp_weight: f64, fn_weight: f64
     best
 }
 
-/// The key of band `band` of a signature.
+/// The key of band `band` of a signature: xxh3 of the band's values as little-endian bytes,
+/// seeded with the band number.
 pub fn band_key(signature: &[u32], band: usize, rows: usize) -> BandKey {
     let values = &signature[band * rows..(band + 1) * rows];
-    // The band is laid out value by value in a buffer just large enough for the usual bands
-    // (a larger one cost a memset per key, a copy of the whole band a call to memmove).
-    match rows {
-        0..=16 => hash_band::<64>(values, band),
-        17..=64 => hash_band::<256>(values, band),
-        _ => {
-            let owned: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-            xxh3_64_with_seed(&owned, band as u64)
-        }
-    }
+    xxh3_64_with_seed(&le_bytes(values), band as u64)
 }
 
-/// xxh3 of `values` as little-endian bytes (at most `BYTES` of them), seeded with the band.
-fn hash_band<const BYTES: usize>(values: &[u32], band: usize) -> BandKey {
-    let mut bytes = [0u8; BYTES];
-    for (i, v) in values.iter().enumerate() {
-        let [b0, b1, b2, b3] = v.to_le_bytes();
-        bytes[i * 4] = b0;
-        bytes[i * 4 + 1] = b1;
-        bytes[i * 4 + 2] = b2;
-        bytes[i * 4 + 3] = b3;
-    }
-    xxh3_64_with_seed(&bytes[..values.len() * 4], band as u64)
+/// The bytes of `values` as little-endian numbers: on a little-endian machine, their own memory.
+/// (The band was once copied byte by byte into a buffer, which xxh3 then read 8 bytes at a
+/// time: the processor could not forward those small stores to the wide loads, and waited.)
+#[cfg(target_endian = "little")]
+fn le_bytes(values: &[u32]) -> Cow<'_, [u8]> {
+    let len = std::mem::size_of_val(values);
+    // SAFETY: the bytes are exactly the memory of `values`, borrowed for as long as they are;
+    // a u32 has no padding and every byte value is a valid u8.
+    Cow::Borrowed(unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), len) })
+}
+
+#[cfg(not(target_endian = "little"))]
+fn le_bytes(values: &[u32]) -> Cow<'_, [u8]> {
+    Cow::Owned(values.iter().flat_map(|v| v.to_le_bytes()).collect())
 }
 
 /// Candidate pairs `(a, b)` with `a < b` among `docs` (indices into `signatures`), sorted and
