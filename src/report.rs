@@ -408,13 +408,18 @@ pub fn check_output_file(path: &Path) -> Result<()> {
 /// The two main files are written side by side, both flushed and synced, and only then renamed
 /// into place: a failed write (a full disk) leaves both old files as they were.
 pub fn write_cluster_outputs(clustering: &Clustering, dir: &Path) -> Result<()> {
+    // Each file is synced as soon as it is written (the shorter one while the other is still
+    // being formatted); both are renamed into place only once both are safely on disk.
+    let synced = |output: Result<CsvOutput>| {
+        let mut output = output?;
+        output.sync()?;
+        Ok::<_, Error>(output)
+    };
     let (clusters, stories) = rayon::join(
-        || clusters_output(clustering, &dir.join("clusters.csv")),
-        || stories_output(clustering, &dir.join("stories.csv")),
+        || synced(clusters_output(clustering, &dir.join("clusters.csv"))),
+        || synced(stories_output(clustering, &dir.join("stories.csv"))),
     );
-    let (mut clusters, mut stories) = (clusters?, stories?);
-    clusters.sync()?;
-    stories.sync()?;
+    let (clusters, stories) = (clusters?, stories?);
     clusters.commit()?;
     stories.commit()?;
     let rejects = dir.join("rejects.csv");
