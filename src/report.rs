@@ -95,11 +95,16 @@ impl RowCells {
         self.raw(cell);
     }
 
-    /// A cell of a number or another value, formatted in place.
-    pub(crate) fn display(&mut self, value: impl std::fmt::Display) {
-        use std::fmt::Write as _;
-        // Writing into a String cannot fail.
-        let _ = write!(self.text, "{value}");
+    /// A count or a number, written in place (by itoa: the formatter took ~10% of writing
+    /// clusters.csv, four numbers a row).
+    pub(crate) fn number(&mut self, value: usize) {
+        self.text.push_str(itoa::Buffer::new().format(value));
+        self.ends.push(self.text.len());
+    }
+
+    /// A date cell, `YYYY-MM-DD` (never taken for a formula: it starts with a digit).
+    pub(crate) fn date(&mut self, date: DateKey) {
+        date.push_iso(&mut self.text);
         self.ends.push(self.text.len());
     }
 
@@ -491,14 +496,14 @@ fn clusters_output(clustering: &Clustering, path: &Path) -> Result<CsvOutput> {
         let group = &clustering.dup_groups[dup];
         let canonical = group.canonical() as usize == doc;
         row.text(article.id());
-        row.display(story + 1);
-        row.display(dup + 1);
+        row.number(story + 1);
+        row.number(dup + 1);
         row.raw(if canonical { "true" } else { "false" });
         row.similarity(clustering.similarity[doc]);
-        row.display(group.members.len());
-        row.display(story_sizes[story]);
+        row.number(group.members.len());
+        row.number(story_sizes[story]);
         match article.date_key {
-            Some(date) => row.text(&date.to_iso()),
+            Some(date) => row.date(date),
             None => row.text(article.date()),
         }
         row.text(article.source());
@@ -541,11 +546,15 @@ fn stories_output(clustering: &Clustering, path: &Path) -> Result<CsvOutput> {
                 .collect();
             sources.sort_unstable();
             sources.dedup();
-            row.display(s + 1);
-            row.display(members().count());
-            row.display(story.dup_groups.len());
-            row.raw(&first.map(|d| d.to_iso()).unwrap_or_default());
-            row.raw(&last.map(|d| d.to_iso()).unwrap_or_default());
+            row.number(s + 1);
+            row.number(members().count());
+            row.number(story.dup_groups.len());
+            for date in [first, last] {
+                match date {
+                    Some(date) => row.date(date),
+                    None => row.raw(""),
+                }
+            }
             let start = row.start_text();
             for (i, source) in sources.iter().enumerate() {
                 if i > 0 {
@@ -760,7 +769,7 @@ mod tests {
             row.clear();
             row.text("=SUM(A1)");
             row.raw("-1");
-            row.display(format_args!("{:.4}", 0.5f32));
+            row.number(12_345);
             row.text("");
             let start = row.start_text();
             row.piece("+a");
@@ -768,7 +777,7 @@ mod tests {
             row.end_text(start);
             row.text("plain");
             let cells: Vec<&str> = row.cells().collect();
-            assert_eq!(cells, ["'=SUM(A1)", "-1", "0.5000", "", "'+a;b", "plain"]);
+            assert_eq!(cells, ["'=SUM(A1)", "-1", "12345", "", "'+a;b", "plain"]);
         }
     }
 

@@ -1453,7 +1453,36 @@ impl DateKey {
 
     /// `YYYY-MM-DD`.
     pub fn to_iso(self) -> String {
-        format!("{:04}-{:02}-{:02}", self.year, self.month, self.day)
+        let mut iso = String::with_capacity(10);
+        self.push_iso(&mut iso);
+        iso
+    }
+
+    /// Appends `YYYY-MM-DD` (as `{:04}-{:02}-{:02}` writes it) without the formatting
+    /// machinery: clusters.csv writes a date per article.
+    pub fn push_iso(self, out: &mut String) {
+        if self.year > 9999 || self.month > 99 || self.day > 99 {
+            use std::fmt::Write as _;
+            // Writing into a String cannot fail.
+            let _ = write!(out, "{:04}-{:02}-{:02}", self.year, self.month, self.day);
+            return;
+        }
+        let digit = |n: u16| char::from(b'0' + (n % 10) as u8);
+        let (year, month, day) = (self.year, u16::from(self.month), u16::from(self.day));
+        for c in [
+            digit(year / 1000),
+            digit(year / 100),
+            digit(year / 10),
+            digit(year),
+            '-',
+            digit(month / 10),
+            digit(month),
+            '-',
+            digit(day / 10),
+            digit(day),
+        ] {
+            out.push(c);
+        }
     }
 
     /// Days since 1970-01-01 (proleptic Gregorian), for date distances.
@@ -1726,6 +1755,19 @@ mod tests {
         let (title, text) = html_to_text(html);
         assert_eq!(title, "Big news");
         assert_eq!(text, "First line\nSecond\nThird");
+    }
+
+    #[test]
+    fn iso_dates_are_written_as_the_formatter_writes_them() {
+        for year in [1000, 1009, 1970, 1999, 2000, 2024, 9999] {
+            for month in 1..=12 {
+                for day in 1..=31 {
+                    let date = DateKey::new(year, month, day);
+                    let expected = format!("{:04}-{:02}-{:02}", date.year, date.month, date.day);
+                    assert_eq!(date.to_iso(), expected);
+                }
+            }
+        }
     }
 
     #[test]
