@@ -12,6 +12,7 @@ use std::io::{BufRead, Read};
 
 use rayon::prelude::*;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::{
@@ -247,14 +248,95 @@ impl<'de> Visitor<'de> for MembersSeed<'_> {
         let mut members = Vec::new();
         while let Some(key) = map.next_key::<MemberKey<'de>>()? {
             if is_wanted(self.fields, &key.0) {
-                let value = map.next_value::<MemberValue<'de>>()?;
-                members.push((key.0, value.0));
+                let raw = map.next_value::<&'de RawValue>()?;
+                let value = member_value(raw.get()).map_err(de::Error::custom)?;
+                members.push((key.0, value));
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
         }
         Ok(JsonFields { members })
     }
+}
+
+/// A wanted member's value from its JSON text (as [`MemberValue`] reads it). A string is
+/// decoded here: serde_json decodes an escaped one into a buffer that starts empty for every
+/// line and grows by reallocation, then hands it over to be copied once more (news texts all
+/// have escaped line ends); here it is written once, into a string of the literal's length.
+/// Other values, and a string whose escapes do not decode, go through serde_json (which then
+/// says what is wrong).
+fn member_value(raw: &str) -> serde_json::Result<FieldValue<'_>> {
+    let decoded = raw
+        .strip_prefix('"')
+        .and_then(|literal| literal.strip_suffix('"'))
+        .and_then(decode_json_string);
+    match decoded {
+        Some(text) => Ok(FieldValue::Text(text)),
+        None => serde_json::from_str::<MemberValue>(raw).map(|value| value.0),
+    }
+}
+
+/// The text of a JSON string literal's body (between its quotes, as serde_json has checked it:
+/// no raw control characters, an escape before every quote), escapes decoded; borrowed when it
+/// has none. `None` for an escape serde_json would refuse (an unknown one, bad hex digits, a
+/// lone or reversed surrogate).
+fn decode_json_string(body: &str) -> Option<Cow<'_, str>> {
+    let Some(first) = memchr::memchr(b'\\', body.as_bytes()) else {
+        return Some(Cow::Borrowed(body));
+    };
+    // Escapes only shrink the text: one allocation of the body's length.
+    let mut text = String::with_capacity(body.len());
+    let mut rest = body;
+    let mut at = first;
+    loop {
+        // `at` is a backslash (ASCII), so both sides are character boundaries.
+        text.push_str(&rest[..at]);
+        let escape = &rest[at + 1..];
+        let (decoded, len) = match escape.as_bytes().first()? {
+            b'"' => ('"', 1),
+            b'\\' => ('\\', 1),
+            b'/' => ('/', 1),
+            b'b' => ('\u{8}', 1),
+            b'f' => ('\u{c}', 1),
+            b'n' => ('\n', 1),
+            b'r' => ('\r', 1),
+            b't' => ('\t', 1),
+            b'u' => unicode_escape(&escape[1..]).map(|(c, len)| (c, len + 1))?,
+            _ => return None,
+        };
+        text.push(decoded);
+        rest = &escape[len..];
+        match memchr::memchr(b'\\', rest.as_bytes()) {
+            Some(next) => at = next,
+            None => break,
+        }
+    }
+    text.push_str(rest);
+    Some(Cow::Owned(text))
+}
+
+/// The character of a `\\u` escape from the hex digits after the `u` (a surrogate pair takes
+/// a second escape), and the bytes it took; `None` where serde_json refuses the escape.
+fn unicode_escape(digits: &str) -> Option<(char, usize)> {
+    let hex4 = |s: &str| -> Option<u32> {
+        let digits = s
+            .get(..4)
+            .filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit()))?;
+        u32::from_str_radix(digits, 16).ok()
+    };
+    let first = hex4(digits)?;
+    if !(0xD800..=0xDFFF).contains(&first) {
+        return Some((char::from_u32(first)?, 4));
+    }
+    if first > 0xDBFF {
+        return None; // a trailing surrogate first
+    }
+    let second = hex4(digits[4..].strip_prefix("\\u")?)?;
+    if !(0xDC00..=0xDFFF).contains(&second) {
+        return None;
+    }
+    let c = char::from_u32(0x1_0000 + ((first - 0xD800) << 10 | (second - 0xDC00)))?;
+    Some((c, 10))
 }
 
 /// A member name, borrowed from the line when it has no escapes.
@@ -414,5 +496,99 @@ impl<'de> Visitor<'de> for ListItemVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ListItem, A::Error> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(ListItem(None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What serde_json makes of a JSON string literal.
+    fn serde_reads(literal: &str) -> Option<String> {
+        serde_json::from_str::<String>(literal).ok()
+    }
+
+    /// What the reader makes of it (`None` where it leaves the literal to serde_json).
+    fn decoded(literal: &str) -> Option<String> {
+        let body = literal.strip_prefix('"')?.strip_suffix('"')?;
+        decode_json_string(body).map(Cow::into_owned)
+    }
+
+    #[test]
+    fn escapes_decode_as_serde_json_decodes_them() {
+        for literal in [
+            r#""plain""#,
+            r#""""#,
+            r#""line one\nline two""#,
+            r#""\"quoted\" \\ back\/slash""#,
+            r#""\b\f\n\r\t""#,
+            r#""caf\u00e9 \u00E9 \u4e2d""#,
+            r#""\ud83d\ude00 emoji""#,
+            r#""\uD83D\uDE00""#,
+            r#""ends with escape\n""#,
+            r#""\u0000 nul""#,
+            "\"d\u{e9}j\u{e0} vu \\n\"",
+        ] {
+            assert_eq!(decoded(literal), serde_reads(literal), "{literal}");
+            assert!(decoded(literal).is_some(), "{literal}");
+        }
+    }
+
+    #[test]
+    fn escapes_serde_json_refuses_are_left_to_it() {
+        for literal in [
+            r#""\ud83d alone""#,
+            r#""\ude00 trailing first""#,
+            r#""\ud83d\u0041""#,
+            r#""\ud83d\n""#,
+            r#""\u12g4""#,
+            r#""\u+123""#,
+            r#""\x41""#,
+            r#""\u12""#,
+        ] {
+            assert_eq!(decoded(literal), None, "{literal}");
+            assert_eq!(serde_reads(literal), None, "{literal}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any text, written by serde_json (control characters as \u escapes), reads back.
+        #[test]
+        fn serde_json_strings_read_back(text in "(\\PC|[\\x00-\\x1f\"\\\\/\u{2028}])*") {
+            let literal = serde_json::to_string(&text).expect("a string serializes");
+            proptest::prop_assert_eq!(decoded(&literal), Some(text));
+        }
+
+        /// Any literal with escapes, valid or not, reads as serde_json reads it, or is left to it.
+        #[test]
+        fn escaped_literals_read_as_serde_json_reads_them(
+            body in "([a-z\u{e9} ]|\\\\[\"\\\\/bfnrtux]|\\\\u[0-9a-fA-FdD]{4})*"
+        ) {
+            let literal = format!("\"{body}\"");
+            if let Some(text) = decoded(&literal) {
+                proptest::prop_assert_eq!(Some(text), serde_reads(&literal));
+            } else {
+                proptest::prop_assert_eq!(serde_reads(&literal), None);
+            }
+        }
+    }
+
+    #[test]
+    fn members_read_the_same_through_the_raw_value() {
+        let opts = ReadOptions::default();
+        let line = r#"{"id": "a\u0031", "title": "T\u00e9st \"q\"", "text": "One\ntwo", "extra": {"x": [1, "\u0000"]}, "date": 20180530, "url": null, "source": ["a", "b"]}"#;
+        let fields = parse_members(line, &opts.fields).expect("an object");
+        let text = |name: &str| match fields.get(name) {
+            FieldValue::Text(text) => Some(text.into_owned()),
+            _ => None,
+        };
+        assert_eq!(text("id").as_deref(), Some("a1"));
+        assert_eq!(text("title").as_deref(), Some("T\u{e9}st \"q\""));
+        assert_eq!(text("text").as_deref(), Some("One\ntwo"));
+        assert_eq!(text("date").as_deref(), Some("20180530"));
+        assert_eq!(text("url"), None);
+        assert_eq!(text("source").as_deref(), Some("a\nb"));
+        // A wanted member whose escape serde_json refuses rejects the line, as before.
+        assert!(parse_members(r#"{"text": "\ud83d alone"}"#, &opts.fields).is_err());
     }
 }
