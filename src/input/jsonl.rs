@@ -4,7 +4,8 @@
 //! per line); its lines are parsed in parallel and handed to the sink in input order. Parsing
 //! keeps only the members that the field map names: the others are checked for valid JSON and
 //! skipped without being copied, so a record's unused fields (a raw HTML copy, say) cost a scan
-//! and nothing more.
+//! and nothing more. A wanted string is decoded here from serde_json's raw value, in one pass
+//! ([`decode_json_string`]); anything else goes through serde_json's own deserializer.
 
 use std::borrow::Cow;
 use std::fmt;
