@@ -667,30 +667,21 @@ impl<'a> Signer<'a> {
         self.flush();
         self.keep_signed();
         let mut first = self.first;
-        let mut first_seen: ahash::AHashMap<&str, usize> =
-            ahash::AHashMap::with_capacity(first.metas.len());
-        let mut keep = vec![true; first.metas.len()];
+        let metas = &first.metas;
+        let mut keep = vec![true; metas.len()];
         let mut duplicates = Vec::new();
-        for (doc, meta) in first.metas.iter().enumerate() {
-            match first_seen.get(meta.id()) {
-                Some(&original) => {
-                    keep[doc] = false;
-                    let original = &first.metas[original].origin;
-                    duplicates.push(Reject {
-                        file: meta.origin.file.to_string(),
-                        line: meta.origin.line,
-                        id: meta.id().to_string(),
-                        reason: RejectReason::DuplicateId {
-                            first: format!("{}:{}", original.file, original.line),
-                        },
-                    });
-                }
-                None => {
-                    first_seen.insert(meta.id(), doc);
-                }
-            }
+        for (doc, original) in crate::input::repeated_ids(metas.len(), |doc| metas[doc].id()) {
+            keep[doc] = false;
+            let (meta, original) = (&metas[doc], &metas[original].origin);
+            duplicates.push(Reject {
+                file: meta.origin.file.to_string(),
+                line: meta.origin.line,
+                id: meta.id().to_string(),
+                reason: RejectReason::DuplicateId {
+                    first: format!("{}:{}", original.file, original.line),
+                },
+            });
         }
-        drop(first_seen);
         if !duplicates.is_empty() {
             first.rejects.extend(duplicates);
             first.retain(&keep, self.hasher.num_perm());

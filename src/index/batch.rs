@@ -166,24 +166,24 @@ impl RecordSink for Preparer<'_> {
 
 /// Rejects the second and later articles with an id already seen in this batch.
 fn reject_repeated_ids(batch: &mut PreparedBatch) {
-    let mut first_seen: ahash::AHashMap<String, String> = ahash::AHashMap::new();
     let articles = std::mem::take(&mut batch.articles);
-    for article in articles {
-        let origin = &article.meta.origin;
-        let place = format!("{}:{}", origin.file, origin.line);
-        match first_seen.get(article.meta.id()) {
-            Some(first) => batch.rejects.push(Reject {
-                file: origin.file.to_string(),
-                line: origin.line,
-                id: article.meta.id().to_string(),
-                reason: RejectReason::DuplicateId {
-                    first: first.clone(),
-                },
-            }),
-            None => {
-                first_seen.insert(article.meta.id().to_string(), place);
-                batch.articles.push(article);
-            }
-        }
+    let repeated = crate::input::repeated_ids(articles.len(), |i| articles[i].meta.id());
+    let mut is_repeated = vec![false; articles.len()];
+    for &(later, first) in &repeated {
+        is_repeated[later] = true;
+        let (meta, first) = (&articles[later].meta, &articles[first].meta.origin);
+        batch.rejects.push(Reject {
+            file: meta.origin.file.to_string(),
+            line: meta.origin.line,
+            id: meta.id().to_string(),
+            reason: RejectReason::DuplicateId {
+                first: format!("{}:{}", first.file, first.line),
+            },
+        });
     }
+    batch.articles = articles
+        .into_iter()
+        .zip(is_repeated)
+        .filter_map(|(article, repeated)| (!repeated).then_some(article))
+        .collect();
 }
