@@ -673,14 +673,7 @@ impl<'a> Signer<'a> {
         for (doc, original) in crate::input::repeated_ids(metas.len(), |doc| metas[doc].id()) {
             keep[doc] = false;
             let (meta, original) = (&metas[doc], &metas[original].origin);
-            duplicates.push(Reject {
-                file: meta.origin.file.to_string(),
-                line: meta.origin.line,
-                id: meta.id().to_string(),
-                reason: RejectReason::DuplicateId {
-                    first: format!("{}:{}", original.file, original.line),
-                },
-            });
+            duplicates.push(Reject::repeated_id(&meta.origin, meta.id(), original));
         }
         if !duplicates.is_empty() {
             first.rejects.extend(duplicates);

@@ -172,14 +172,9 @@ fn reject_repeated_ids(batch: &mut PreparedBatch) {
     for &(later, first) in &repeated {
         is_repeated[later] = true;
         let (meta, first) = (&articles[later].meta, &articles[first].meta.origin);
-        batch.rejects.push(Reject {
-            file: meta.origin.file.to_string(),
-            line: meta.origin.line,
-            id: meta.id().to_string(),
-            reason: RejectReason::DuplicateId {
-                first: format!("{}:{}", first.file, first.line),
-            },
-        });
+        batch
+            .rejects
+            .push(Reject::repeated_id(&meta.origin, meta.id(), first));
     }
     batch.articles = articles
         .into_iter()
