@@ -1120,33 +1120,39 @@ fn candidate_edges<V: Vectors + ?Sized>(
     for bucket in keyed.chunk_by(|x, y| x.0 == y.0) {
         let range = (start, start + bucket.len());
         start = range.1;
-        if bucket.len() < 2 {
-            continue;
+        if bucket.len() >= 2 {
+            buckets.push(range);
         }
-        if bucket.len() > TERM_BUCKET {
-            members[range.0..range.1].sort_unstable_by_key(|&g| (order[g as usize], g));
-        }
-        buckets.push(range);
     }
+    // Hot buckets in date order, sorted on all threads (at 1M articles, millions of members).
+    let mut hot: Vec<&mut [u32]> = Vec::new();
+    let mut rest: &mut [u32] = &mut members;
+    let mut offset = 0;
+    for &(start, end) in buckets.iter().filter(|(s, e)| e - s > TERM_BUCKET) {
+        let (_, tail) = std::mem::take(&mut rest).split_at_mut(start - offset);
+        let (bucket, tail) = tail.split_at_mut(end - start);
+        hot.push(bucket);
+        rest = tail;
+        offset = end;
+    }
+    hot.into_par_iter()
+        .for_each(|bucket| bucket.sort_unstable_by_key(|&g| (order[g as usize], g)));
     drop(keyed);
-    let each_pair = |f: &mut dyn FnMut(u32, u32)| {
-        for &(start, end) in &buckets {
-            let bucket = &members[start..end];
-            let window = if bucket.len() <= TERM_BUCKET {
-                bucket.len()
-            } else {
-                TERM_WINDOW
-            };
-            for (i, &a) in bucket.iter().enumerate() {
-                for &b in bucket[i + 1..].iter().take(window) {
-                    f(a.min(b), a.max(b));
-                }
-            }
-        }
+    // A pair is scored with one group's vector spread out and the other's read through, the
+    // longer spread and the shorter read (the same products in the same term order: the same
+    // cosine): at 1M articles reading the vectors is most of the time.
+    let lengths: Vec<u16> = (0..vectors.count())
+        .into_par_iter()
+        .map(|g| vectors.vector(g).len().min(usize::from(u16::MAX)) as u16)
+        .collect();
+    let buckets = TermBuckets {
+        members: &members,
+        buckets: &buckets,
+        lengths: &lengths,
+        share: BUCKETS_AT_ONCE,
     };
-    // Ranges of first groups with at most `pairs_at_once` pairs each (one group may have more).
-    let mut count = vec![0u32; vectors.count()];
-    each_pair(&mut |a, _| count[a as usize] = count[a as usize].saturating_add(1));
+    // Ranges of spread groups with at most `pairs_at_once` pairs each (one group may have more).
+    let count = buckets.pairs_per_group();
     // (first group, end group, pairs): the pairs are counted, so each range's list is
     // allocated once at its size (grown by doubling, it held up to twice that and copied it).
     let mut ranges: Vec<(u32, u32, usize)> = Vec::new();
@@ -1164,17 +1170,106 @@ fn candidate_edges<V: Vectors + ?Sized>(
     let dense_terms = scatter_terms(vectors);
     let mut edges = Vec::new();
     for (from, to, size) in ranges {
-        let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(size);
-        each_pair(&mut |a, b| {
-            if (from..to).contains(&a) {
-                pairs.push((a, b));
-            }
-        });
+        let mut pairs = buckets.pairs_spreading(from..to, size);
         pairs.par_sort_unstable();
         pairs.dedup();
         edges.extend(score_edges_by(&pairs, vectors, dense_terms, days, opts));
     }
+    // Each edge as (smaller group, larger), in that order, as `score_edges` of the candidate
+    // pairs gives them.
+    edges.par_iter_mut().for_each(|edge| {
+        if edge.a > edge.b {
+            std::mem::swap(&mut edge.a, &mut edge.b);
+        }
+    });
+    edges.par_sort_unstable_by_key(|edge| (edge.a, edge.b));
     edges
+}
+
+/// The term buckets of [`candidate_edges`] (ranges of `members`, a hot one in date order)
+/// and each group's vector length.
+struct TermBuckets<'b> {
+    members: &'b [u32],
+    buckets: &'b [(usize, usize)],
+    lengths: &'b [u16],
+    /// Buckets a thread takes at once ([`BUCKETS_AT_ONCE`]; tests take fewer).
+    share: usize,
+}
+
+/// Buckets a thread takes at once in [`TermBuckets`]' passes (hot buckets are larger, so the
+/// shares are many and small).
+const BUCKETS_AT_ONCE: usize = 4096;
+
+impl TermBuckets<'_> {
+    /// Calls `f(spread, read)` for the pairs of `buckets` (repeats included): all pairs of a
+    /// small bucket, each group with the [`TERM_WINDOW`] after it in a hot one; of the two, the
+    /// group with the longer vector is spread (ties: the smaller number).
+    fn each_pair(&self, buckets: &[(usize, usize)], mut f: impl FnMut(u32, u32)) {
+        for &(start, end) in buckets {
+            let bucket = &self.members[start..end];
+            let window = if bucket.len() <= TERM_BUCKET {
+                bucket.len()
+            } else {
+                TERM_WINDOW
+            };
+            for (i, &x) in bucket.iter().enumerate() {
+                for &y in bucket[i + 1..].iter().take(window) {
+                    let (a, b) = (x.min(y), x.max(y));
+                    if self.lengths[b as usize] > self.lengths[a as usize] {
+                        f(b, a);
+                    } else {
+                        f(a, b);
+                    }
+                }
+            }
+        }
+    }
+
+    /// How many pairs (repeats included) spread each group, counted on all threads.
+    fn pairs_per_group(&self) -> Vec<u32> {
+        let groups = self.lengths.len();
+        self.buckets
+            .par_chunks(self.share.max(1))
+            .fold(
+                || vec![0u32; groups],
+                |mut count, buckets| {
+                    self.each_pair(buckets, |a, _| {
+                        count[a as usize] = count[a as usize].saturating_add(1)
+                    });
+                    count
+                },
+            )
+            .reduce_with(|mut total, count| {
+                for (t, c) in total.iter_mut().zip(count) {
+                    *t = t.saturating_add(c);
+                }
+                total
+            })
+            .unwrap_or_else(|| vec![0; groups])
+    }
+
+    /// The pairs (repeats included, in no order) whose spread group is in `spread`, `size` of
+    /// them, found on all threads.
+    fn pairs_spreading(&self, spread: std::ops::Range<u32>, size: usize) -> Vec<(u32, u32)> {
+        let shares: Vec<Vec<(u32, u32)>> = self
+            .buckets
+            .par_chunks(self.share.max(1))
+            .map(|buckets| {
+                let mut pairs = Vec::new();
+                self.each_pair(buckets, |a, b| {
+                    if spread.contains(&a) {
+                        pairs.push((a, b));
+                    }
+                });
+                pairs
+            })
+            .collect();
+        let mut pairs = Vec::with_capacity(size);
+        for share in shares {
+            pairs.extend_from_slice(&share);
+        }
+        pairs
+    }
 }
 
 /// A scored candidate edge between two groups.
@@ -3094,12 +3189,59 @@ mod tests {
             };
             let pairs = candidate_pairs(&vectors, &infos, &opts);
             let expected = score_edges(&pairs, &vectors, &infos, &opts);
+            // Pairs are scored from either side (the longer vector spread): lengths differ.
+            let lengths: std::collections::BTreeSet<usize> = vectors.iter().map(Vec::len).collect();
+            assert!(lengths.len() > 3, "{lengths:?}");
             assert!(expected.len() > 100, "{} edges", expected.len());
             let (order, days) = (orders(&infos), days(&infos));
             for at_once in [1, 50, 1000, usize::MAX] {
                 let edges = candidate_edges(vectors.as_slice(), &order, &days, &opts, at_once);
                 assert_eq!(edges, expected);
             }
+        }
+    }
+
+    #[test]
+    fn term_bucket_pairs_are_the_same_in_any_shares() {
+        // Buckets of 2..40 members over 60 groups (some hot), vectors of varied lengths.
+        let members: Vec<u32> = (0..600u32).map(|i| (i * 7 + i / 13) % 60).collect();
+        let mut buckets = Vec::new();
+        let mut start = 0;
+        for len in (2..40).cycle() {
+            if start + len > members.len() {
+                break;
+            }
+            buckets.push((start, start + len));
+            start += len;
+        }
+        let lengths: Vec<u16> = (0..60u16).map(|g| (g * 37) % 11).collect();
+        let of = |share| TermBuckets {
+            members: &members,
+            buckets: &buckets,
+            lengths: &lengths,
+            share,
+        };
+        let whole = of(usize::MAX);
+        let count = whole.pairs_per_group();
+        let total: u32 = count.iter().sum();
+        let mut all = whole.pairs_spreading(0..60, 0);
+        assert_eq!(all.len(), total as usize);
+        assert!(all
+            .iter()
+            .all(|&(a, b)| lengths[a as usize] >= lengths[b as usize]));
+        assert!(all.iter().any(|&(a, b)| a > b) && all.iter().any(|&(a, b)| a < b));
+        all.sort_unstable();
+        for share in [1, 3, 17] {
+            let buckets = of(share);
+            assert_eq!(buckets.pairs_per_group(), count);
+            let mut pairs = buckets.pairs_spreading(10..30, 0);
+            pairs.sort_unstable();
+            let expected: Vec<(u32, u32)> = all
+                .iter()
+                .copied()
+                .filter(|&(a, _)| (10..30).contains(&a))
+                .collect();
+            assert_eq!(pairs, expected);
         }
     }
 
