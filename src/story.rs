@@ -1091,6 +1091,8 @@ fn linked_edges<V: Vectors + ?Sized>(
 
 /// Candidate pairs held at once by [`candidate_edges`].
 const PAIRS_AT_ONCE: usize = 1 << 22;
+/// The fewest pairs [`candidate_edges`] makes a range of (see there).
+const MIN_PAIRS_AT_ONCE: usize = 1 << 20;
 
 /// [`score_edges`] of [`candidate_pairs`], without holding every candidate pair: the pairs are
 /// made, sorted and scored a range of first groups at a time (the same edges, in the same order).
@@ -1153,24 +1155,33 @@ fn candidate_edges<V: Vectors + ?Sized>(
     };
     // Ranges of spread groups with at most `pairs_at_once` pairs each (one group may have more).
     let count = buckets.pairs_per_group();
-    // (first group, end group, pairs): the pairs are counted, so each range's list is
-    // allocated once at its size (grown by doubling, it held up to twice that and copied it).
-    let mut ranges: Vec<(u32, u32, usize)> = Vec::new();
+    // Each range of spread groups is one pass over all the buckets: at most about 4 of them,
+    // unless a range would hold more than `pairs_at_once` pairs; none smaller than
+    // `MIN_PAIRS_AT_ONCE` (at 100,000 articles the pair list was the stage's peak memory).
+    let total: usize = count.iter().map(|&c| c as usize).sum();
+    let pairs_at_once = pairs_at_once.min(total.div_ceil(4).max(MIN_PAIRS_AT_ONCE));
+    // (first group, end group): the pairs are counted, so each range's list is allocated once
+    // at its size (grown by doubling, it held up to twice that and copied it).
+    let mut ranges: Vec<(u32, u32)> = Vec::new();
+    let mut range_of: Vec<u32> = Vec::with_capacity(count.len());
     let (mut from, mut pairs) = (0u32, 0usize);
     for (a, &c) in count.iter().enumerate() {
         if pairs > 0 && pairs + c as usize > pairs_at_once {
-            ranges.push((from, a as u32, pairs));
+            ranges.push((from, a as u32));
             (from, pairs) = (a as u32, 0);
         }
         pairs += c as usize;
+        range_of.push(ranges.len() as u32);
     }
-    ranges.push((from, count.len() as u32, pairs));
+    ranges.push((from, count.len() as u32));
     drop(count);
+    let per_share = buckets.pairs_per_share(&range_of, ranges.len());
+    drop(range_of);
     // Read once, not once per range: at 1M articles the vectors take hundreds of MB.
     let dense_terms = scatter_terms(vectors);
     let mut edges = Vec::new();
-    for (from, to, size) in ranges {
-        let mut pairs = buckets.pairs_spreading(from..to, size);
+    for (r, &(from, to)) in ranges.iter().enumerate() {
+        let mut pairs = buckets.pairs_spreading(from..to, &per_share, r);
         pairs.par_sort_unstable();
         pairs.dedup();
         edges.extend(score_edges_by(&pairs, vectors, dense_terms, days, opts));
@@ -1248,26 +1259,59 @@ impl TermBuckets<'_> {
             .unwrap_or_else(|| vec![0; groups])
     }
 
-    /// The pairs (repeats included, in no order) whose spread group is in `spread`, `size` of
-    /// them, found on all threads.
-    fn pairs_spreading(&self, spread: std::ops::Range<u32>, size: usize) -> Vec<(u32, u32)> {
-        let shares: Vec<Vec<(u32, u32)>> = self
-            .buckets
+    /// For each share of buckets, how many of its pairs (repeats included) each range of spread
+    /// groups has (`range_of` each group's range, `ranges` of them).
+    fn pairs_per_share(&self, range_of: &[u32], ranges: usize) -> Vec<Vec<usize>> {
+        self.buckets
             .par_chunks(self.share.max(1))
             .map(|buckets| {
-                let mut pairs = Vec::new();
-                self.each_pair(buckets, |a, b| {
-                    if spread.contains(&a) {
-                        pairs.push((a, b));
+                let mut count = vec![0usize; ranges];
+                self.each_pair(buckets, |a, _| {
+                    if let Some(c) = count.get_mut(range_of[a as usize] as usize) {
+                        *c += 1;
                     }
                 });
-                pairs
+                count
             })
+            .collect()
+    }
+
+    /// The pairs (repeats included, in no order) whose spread group is in `spread`, range `r` of
+    /// [`TermBuckets::pairs_per_share`]'s counts: each share writes its own part of the one
+    /// list, on all threads (a list per share, then copied, held the pairs twice).
+    fn pairs_spreading(
+        &self,
+        spread: std::ops::Range<u32>,
+        per_share: &[Vec<usize>],
+        r: usize,
+    ) -> Vec<(u32, u32)> {
+        let counts: Vec<usize> = per_share
+            .iter()
+            .map(|count| count.get(r).copied().unwrap_or(0))
             .collect();
-        let mut pairs = Vec::with_capacity(size);
-        for share in shares {
-            pairs.extend_from_slice(&share);
+        let mut pairs = vec![(0u32, 0u32); counts.iter().sum()];
+        let mut parts: Vec<&mut [(u32, u32)]> = Vec::with_capacity(counts.len());
+        let mut rest: &mut [(u32, u32)] = &mut pairs;
+        for &count in &counts {
+            let (part, tail) = std::mem::take(&mut rest).split_at_mut(count);
+            parts.push(part);
+            rest = tail;
         }
+        self.buckets
+            .par_chunks(self.share.max(1))
+            .zip(parts)
+            .for_each(|(buckets, part)| {
+                let mut next = part.iter_mut();
+                self.each_pair(buckets, |a, b| {
+                    if !spread.contains(&a) {
+                        return;
+                    }
+                    // Counted by the same pass: there is always a place.
+                    if let Some(place) = next.next() {
+                        *place = (a, b);
+                    }
+                });
+            });
         pairs
     }
 }
@@ -3224,7 +3268,7 @@ mod tests {
         let whole = of(usize::MAX);
         let count = whole.pairs_per_group();
         let total: u32 = count.iter().sum();
-        let mut all = whole.pairs_spreading(0..60, 0);
+        let mut all = whole.pairs_spreading(0..60, &whole.pairs_per_share(&[0; 60], 1), 0);
         assert_eq!(all.len(), total as usize);
         assert!(all
             .iter()
@@ -3234,7 +3278,11 @@ mod tests {
         for share in [1, 3, 17] {
             let buckets = of(share);
             assert_eq!(buckets.pairs_per_group(), count);
-            let mut pairs = buckets.pairs_spreading(10..30, 0);
+            let range_of: Vec<u32> = (0..60)
+                .map(|g| u32::from(g >= 10) + u32::from(g >= 30))
+                .collect();
+            let per_share = buckets.pairs_per_share(&range_of, 3);
+            let mut pairs = buckets.pairs_spreading(10..30, &per_share, 1);
             pairs.sort_unstable();
             let expected: Vec<(u32, u32)> = all
                 .iter()
