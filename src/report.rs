@@ -147,6 +147,10 @@ pub struct AtomicFile {
     target: PathBuf,
     temp: PathBuf,
     writer: BufWriter<File>,
+    /// Nothing was written since the last [`AtomicFile::sync`]: the commit need not sync again
+    /// (`write_cluster_outputs` syncs both files side by side, then committed each with a
+    /// second fsync on one thread: 3-8 ms each under strace, ~1 ms without it).
+    synced: bool,
     committed: bool,
 }
 
@@ -165,6 +169,7 @@ impl AtomicFile {
             target: target.to_path_buf(),
             temp,
             writer: BufWriter::with_capacity(1 << 16, file),
+            synced: false,
             committed: false,
         })
     }
@@ -177,12 +182,16 @@ impl AtomicFile {
             source,
         };
         self.writer.flush().map_err(output_error)?;
-        self.writer.get_ref().sync_all().map_err(output_error)
+        self.writer.get_ref().sync_all().map_err(output_error)?;
+        self.synced = true;
+        Ok(())
     }
 
-    /// Flushes, syncs and renames the file into place.
+    /// Flushes, syncs (unless synced since the last write) and renames the file into place.
     pub fn commit(mut self) -> Result<()> {
-        self.sync()?;
+        if !self.synced {
+            self.sync()?;
+        }
         std::fs::rename(&self.temp, &self.target).map_err(|source| Error::Output {
             path: self.target.clone(),
             source,
@@ -194,6 +203,9 @@ impl AtomicFile {
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !buf.is_empty() {
+            self.synced = false;
+        }
         self.writer.write(buf)
     }
 
