@@ -151,6 +151,8 @@ pub struct AtomicFile {
     /// (`write_cluster_outputs` syncs both files side by side, then committed each with a
     /// second fsync on one thread: 3-8 ms each under strace, ~1 ms without it).
     synced: bool,
+    /// Bytes written since the kernel was last asked to start writing the file out.
+    unkicked: usize,
     committed: bool,
 }
 
@@ -170,6 +172,7 @@ impl AtomicFile {
             temp,
             writer: BufWriter::with_capacity(1 << 16, file),
             synced: false,
+            unkicked: 0,
             committed: false,
         })
     }
@@ -206,12 +209,39 @@ impl Write for AtomicFile {
         if !buf.is_empty() {
             self.synced = false;
         }
-        self.writer.write(buf)
+        let written = self.writer.write(buf)?;
+        self.unkicked += written;
+        if self.unkicked >= KICK_BYTES {
+            self.unkicked = 0;
+            self.writer.flush()?;
+            start_writeback(self.writer.get_ref());
+        }
+        Ok(written)
     }
 
     fn flush(&mut self) -> io::Result<()> {
         self.writer.flush()
     }
+}
+
+/// Bytes after which [`AtomicFile`] asks the kernel to start writing what it has out.
+const KICK_BYTES: usize = 4 << 20;
+
+/// Starts the writeback of a file's dirty pages without waiting for it (Linux), so that the
+/// final fsync finds less to wait for: the disk writes while the rows are still being formatted
+/// (1M articles, `--no-stories`: writing 1.21-1.34 -> 1.09-1.14 s). An error (a file system
+/// without it) changes nothing: the fsync still syncs everything.
+fn start_writeback(file: &File) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: a valid descriptor of an open file; the call only schedules writeback.
+        unsafe {
+            libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
 }
 
 impl Drop for AtomicFile {
