@@ -162,23 +162,36 @@ impl GroupVectors {
     fn vectors_mut(&mut self) -> Vec<&mut [(u32, f32)]> {
         let mut spans: Vec<Span> = self.spans.iter().copied().filter(|s| s.1 > 0).collect();
         spans.sort_unstable();
-        let mut out = Vec::with_capacity(spans.len());
-        let mut rest: &mut [(u32, f32)] = &mut self.entries;
-        let mut offset = 0;
-        for (start, len) in spans {
-            // Spans are disjoint: a group's terms are stored once.
-            let Some(skip) = start.checked_sub(offset) else {
-                continue;
-            };
-            let tail = std::mem::take(&mut rest);
-            let (_, tail) = tail.split_at_mut(skip.min(tail.len()));
-            let (vector, tail) = tail.split_at_mut((len as usize).min(tail.len()));
-            out.push(vector);
-            rest = tail;
-            offset = start + len as usize;
-        }
-        out
+        // Spans are disjoint: a group's terms are stored once.
+        let ranges = spans
+            .into_iter()
+            .map(|(start, len)| (start, start + len as usize));
+        disjoint_parts_mut(&mut self.entries, ranges)
     }
+}
+
+/// The parts of `items` at `ranges` (start, end), ascending, as mutable slices that can be
+/// worked on side by side. A range that starts before the previous one ends is left out; one
+/// that runs past the end is cut short.
+fn disjoint_parts_mut<T>(
+    items: &mut [T],
+    ranges: impl IntoIterator<Item = (usize, usize)>,
+) -> Vec<&mut [T]> {
+    let mut parts = Vec::new();
+    let mut rest = items;
+    let mut offset = 0;
+    for (start, end) in ranges {
+        let Some(skip) = start.checked_sub(offset) else {
+            continue;
+        };
+        let tail = std::mem::take(&mut rest);
+        let (_, tail) = tail.split_at_mut(skip.min(tail.len()));
+        let (part, tail) = tail.split_at_mut(end.saturating_sub(start).min(tail.len()));
+        parts.push(part);
+        rest = tail;
+        offset = end.max(start);
+    }
+    parts
 }
 
 /// The display forms of terms: each distinct (term, label) pair once.
@@ -1127,17 +1140,9 @@ fn candidate_edges<V: Vectors + ?Sized>(
         }
     }
     // Hot buckets in date order, sorted on all threads (at 1M articles, millions of members).
-    let mut hot: Vec<&mut [u32]> = Vec::new();
-    let mut rest: &mut [u32] = &mut members;
-    let mut offset = 0;
-    for &(start, end) in buckets.iter().filter(|(s, e)| e - s > TERM_BUCKET) {
-        let (_, tail) = std::mem::take(&mut rest).split_at_mut(start - offset);
-        let (bucket, tail) = tail.split_at_mut(end - start);
-        hot.push(bucket);
-        rest = tail;
-        offset = end;
-    }
-    hot.into_par_iter()
+    let hot = buckets.iter().copied().filter(|(s, e)| e - s > TERM_BUCKET);
+    disjoint_parts_mut(&mut members, hot)
+        .into_par_iter()
         .for_each(|bucket| bucket.sort_unstable_by_key(|&g| (order[g as usize], g)));
     drop(keyed);
     // A pair is scored with one group's vector spread out and the other's read through, the
@@ -1290,13 +1295,11 @@ impl TermBuckets<'_> {
             .map(|count| count.get(r).copied().unwrap_or(0))
             .collect();
         let mut pairs = vec![(0u32, 0u32); counts.iter().sum()];
-        let mut parts: Vec<&mut [(u32, u32)]> = Vec::with_capacity(counts.len());
-        let mut rest: &mut [(u32, u32)] = &mut pairs;
-        for &count in &counts {
-            let (part, tail) = std::mem::take(&mut rest).split_at_mut(count);
-            parts.push(part);
-            rest = tail;
-        }
+        let ends = counts.iter().scan(0, |end, &count| {
+            *end += count;
+            Some((*end - count, *end))
+        });
+        let parts = disjoint_parts_mut(&mut pairs, ends);
         self.buckets
             .par_chunks(self.share.max(1))
             .zip(parts)
