@@ -94,6 +94,26 @@ impl CompactTerms {
             .map(|(&(hash, end), start)| (hash, &self.label_text[start as usize..end as usize]))
     }
 
+    /// Terms from `scores` (sorted by hash) and `labels` ((term hash, display form), sorted by
+    /// hash).
+    pub fn new<'l>(
+        scores: Vec<(u64, f32)>,
+        labels: impl ExactSizeIterator<Item = (u64, &'l str)>,
+    ) -> Self {
+        let mut compact = CompactTerms {
+            scores,
+            label_ends: Vec::with_capacity(labels.len()),
+            label_text: String::new(),
+        };
+        for (hash, label) in labels {
+            compact.label_text.push_str(label);
+            compact
+                .label_ends
+                .push((hash, compact.label_text.len() as u32));
+        }
+        compact
+    }
+
     pub fn into_doc_terms(self) -> DocTerms {
         let labels = self
             .labels()

@@ -1189,8 +1189,8 @@ struct GroupTerms<'a> {
     metas: &'a [ArticleMeta],
     /// The groups' terms.
     done: story::StoryTermsBuilder,
-    /// The last slice's sources and their members' terms, not yet added to their groups.
-    unfolded: Option<(Vec<usize>, Vec<Vec<CompactTerms>>)>,
+    /// The last slice's sources and their groups' terms, not yet stored.
+    unfolded: Option<(Vec<usize>, Vec<CompactTerms>)>,
     /// Text bytes of the batches since freed memory was last returned to the system.
     untrimmed_bytes: usize,
 }
@@ -1224,23 +1224,10 @@ impl<'a> GroupTerms<'a> {
         self.done.finish()
     }
 
-    /// Adds one slice's terms to their groups, in input order (whatever the thread count): a
-    /// group of one article has its terms as they are, a larger group the mean of its
-    /// members' (added in canonical order).
-    fn fold(&mut self, (sources, terms): (Vec<usize>, Vec<Vec<CompactTerms>>)) {
-        for (source, members_terms) in sources.into_iter().zip(terms) {
-            let g = self.dup_of[source];
-            let members = members_terms.len();
-            if members == 1 {
-                for terms in members_terms {
-                    self.done.set(g as usize, terms);
-                }
-                continue;
-            }
-            for (rank, terms) in members_terms.into_iter().enumerate() {
-                self.done.add(g, members, rank, terms);
-            }
-            self.done.complete(g);
+    /// Stores one slice's group terms, in input order (whatever the thread count).
+    fn fold(&mut self, (sources, terms): (Vec<usize>, Vec<CompactTerms>)) {
+        for (source, group_terms) in sources.into_iter().zip(terms) {
+            self.done.set(self.dup_of[source] as usize, group_terms);
         }
     }
 }
@@ -1276,7 +1263,7 @@ impl Revisit for GroupTerms<'_> {
             self.groups,
             self.metas,
         );
-        let extract = |chunk: &[(usize, &Article)]| -> Vec<Vec<CompactTerms>> {
+        let extract = |chunk: &[(usize, &Article)]| -> Vec<CompactTerms> {
             chunk
                 .par_iter()
                 .map(|&(doc, article)| {
@@ -1286,9 +1273,15 @@ impl Revisit for GroupTerms<'_> {
                         [_] => vec![&article.title],
                         _ => members.iter().map(|&m| metas[m as usize].title()).collect(),
                     };
-                    Worker::with_thread_worker(|worker| {
+                    let members_terms = Worker::with_thread_worker(|worker| {
                         trimmed_terms_under(article, &titles, skipped.of(doc), opts, worker)
-                    })
+                    });
+                    // A group of one article has its terms as they are, a larger group the
+                    // mean of its members' (in canonical order), merged here on all threads.
+                    match <[CompactTerms; 1]>::try_from(members_terms) {
+                        Ok([terms]) => terms,
+                        Err(members_terms) => story::merge_member_terms(&members_terms),
+                    }
                 })
                 .collect()
         };

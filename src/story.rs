@@ -330,19 +330,6 @@ pub struct StoryTermsBuilder {
     /// (a term's default is `labels.default`).
     last_label: Vec<u32>,
     previous_label: Vec<u32>,
-    /// Groups whose members are still arriving.
-    open: AHashMap<u32, OpenGroup>,
-}
-
-/// A group's terms while its members arrive, as [`TermsAccumulator`] sums them, over term
-/// numbers with labels interned: no string is held.
-#[derive(Debug, Default)]
-struct OpenGroup {
-    members: usize,
-    /// (term, summed score / members), sorted by term number.
-    scores: Vec<(u32, f32)>,
-    /// (term, rank of the member it came from, label), sorted by term number.
-    labels: Vec<(u32, u32, u32)>,
 }
 
 impl StoryTermsBuilder {
@@ -474,83 +461,6 @@ impl StoryTermsBuilder {
         }
     }
 
-    /// Adds the terms of a member of group `g` of `members` articles, `rank` its place in the
-    /// group: when all have been added ([`StoryTermsBuilder::complete`]), the group's terms are
-    /// those [`TermsAccumulator`] gives for members added in the same order.
-    pub fn add(&mut self, g: u32, members: usize, rank: usize, terms: impl TermSource) {
-        let scores = terms.scores();
-        // Stable sorts: a term repeated within one member keeps its order (merge_terms' order).
-        let numbers = self.terms(scores.iter().map(|&(hash, _)| hash));
-        let mut scores: Vec<(u32, f32)> = numbers
-            .into_iter()
-            .zip(scores)
-            .map(|(term, &(_, score))| (term, score))
-            .collect();
-        scores.sort_by_key(|&(term, _)| term);
-        let mut labels = self.labels_of(terms.labels());
-        labels.sort_by_key(|&(term, _)| term);
-        let rank = u32::try_from(rank).unwrap_or(u32::MAX);
-        let group = self.open.entry(g).or_insert_with(|| OpenGroup {
-            members,
-            ..OpenGroup::default()
-        });
-        let divisor = group.members as f32;
-        group.scores = add_member_scores(std::mem::take(&mut group.scores), scores, divisor);
-        group.scores.shrink_to_fit();
-        group.labels = add_member_labels(std::mem::take(&mut group.labels), labels, rank);
-        group.labels.shrink_to_fit();
-    }
-
-    /// Stores group `g`'s terms once all its members have been added (as
-    /// [`TermsAccumulator::finish`] gives them).
-    pub fn complete(&mut self, g: u32) {
-        let Some(group) = self.open.remove(&g) else {
-            return;
-        };
-        let OpenGroup {
-            mut scores, labels, ..
-        } = group;
-        let hashes = &self.hashes;
-        scores.sort_unstable_by_key(|&(term, _)| hashes[term as usize]);
-        let vector_hashes: Vec<u64> = scores
-            .iter()
-            .map(|&(term, _)| hashes[term as usize])
-            .collect();
-        let mut ranked: Vec<(u64, f32)> = vector_hashes
-            .iter()
-            .zip(&scores)
-            .map(|(&hash, &(_, score))| (hash, score))
-            .collect();
-        // Only which terms are the heaviest matters (they are sorted by hash next): selected,
-        // not sorted.
-        if ranked.len() > LABELLED_TERMS {
-            let heavier = |a: &(u64, f32), b: &(u64, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-            ranked.select_nth_unstable_by(LABELLED_TERMS, heavier);
-            ranked.truncate(LABELLED_TERMS);
-        }
-        let mut top: Vec<u64> = ranked.into_iter().map(|(hash, _)| hash).collect();
-        top.sort_unstable();
-        let mut labels: Vec<(u64, u32)> = labels
-            .into_iter()
-            .map(|(term, _, label)| (hashes[term as usize], label))
-            .filter(|(hash, _)| top.binary_search(hash).is_ok())
-            .collect();
-        labels.sort_unstable_by_key(|&(hash, _)| hash);
-        let g = g as usize;
-        if g >= self.vectors.spans.len() {
-            return;
-        }
-        let start = self.vectors.entries.len();
-        self.vectors.entries.extend_from_slice(&scores);
-        self.vectors.spans[g] = (start, scores.len() as u32);
-        let label_hashes: Vec<u64> = labels.iter().map(|&(hash, _)| hash).collect();
-        let labels: Vec<(u32, u32)> = labels
-            .into_iter()
-            .map(|(_, label)| (self.labels.table.terms[label as usize], label))
-            .collect();
-        self.store_labels(g, start, &vector_hashes, &labels, &label_hashes);
-    }
-
     /// Sets group `g`'s terms (scores and labels keep their order).
     pub fn set(&mut self, g: usize, terms: impl TermSource) {
         if g >= self.vectors.spans.len() {
@@ -567,14 +477,8 @@ impl StoryTermsBuilder {
         self.store_labels(g, start, &vector_hashes, &labels, &label_hashes);
     }
 
-    /// The groups' terms, renumbered in hash order. Groups still open (a member was never
-    /// added) are completed first, in group order.
-    pub fn finish(mut self) -> StoryTerms {
-        let mut open: Vec<u32> = self.open.keys().copied().collect();
-        open.sort_unstable();
-        for g in open {
-            self.complete(g);
-        }
+    /// The groups' terms, renumbered in hash order.
+    pub fn finish(self) -> StoryTerms {
         let StoryTermsBuilder {
             ids,
             hashes,
@@ -710,6 +614,54 @@ pub fn merge_terms(members: &[DocTerms]) -> DocTerms {
     DocTerms { scores, labels }
 }
 
+/// [`merge_terms`] of members given in rank order, any [`TermSource`], with the labels in one
+/// buffer: a dup group's terms as the pipeline's worker threads merge them. Each term's sum is
+/// added up in rank order, as `merge_terms` adds it, so the scores are the same to the bit.
+pub fn merge_member_terms<S: TermSource>(members: &[S]) -> CompactTerms {
+    let divisor = members.len() as f32;
+    let mut sums: Vec<(u64, f32)> = Vec::new();
+    let mut labels: Vec<(u64, usize, &str)> = Vec::new();
+    for (rank, member) in members.iter().enumerate() {
+        let scores = member.scores();
+        if scores.is_sorted_by_key(|&(hash, _)| hash) {
+            sums = add_member_scores(sums, scores.iter().copied(), divisor);
+        } else {
+            // Stable: a hash repeated within one member keeps its order (merge_terms' order).
+            let mut sorted = scores.to_vec();
+            sorted.sort_by_key(|&(hash, _)| hash);
+            sums = add_member_scores(sums, sorted, divisor);
+        }
+        let mut member_labels: Vec<(u64, &str)> = member.labels().collect();
+        if !member_labels.is_sorted_by_key(|&(hash, _)| hash) {
+            member_labels.sort_by_key(|&(hash, _)| hash);
+        }
+        labels = add_member_labels(labels, member_labels, rank);
+    }
+    let top = labelled_hashes(&sums);
+    let labels: Vec<(u64, &str)> = labels
+        .into_iter()
+        .filter(|(hash, _, _)| top.binary_search(hash).is_ok())
+        .map(|(hash, _, label)| (hash, label))
+        .collect();
+    CompactTerms::new(sums, labels.into_iter())
+}
+
+/// The hashes of the [`LABELLED_TERMS`] heaviest terms (ties to the smaller hash), ascending:
+/// the terms whose labels a group keeps.
+fn labelled_hashes(scores: &[(u64, f32)]) -> Vec<u64> {
+    let mut ranked = scores.to_vec();
+    // Only which terms are the heaviest matters (they are sorted by hash next): selected, not
+    // sorted.
+    if ranked.len() > LABELLED_TERMS {
+        let heavier = |a: &(u64, f32), b: &(u64, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        ranked.select_nth_unstable_by(LABELLED_TERMS, heavier);
+        ranked.truncate(LABELLED_TERMS);
+    }
+    let mut top: Vec<u64> = ranked.into_iter().map(|(hash, _)| hash).collect();
+    top.sort_unstable();
+    top
+}
+
 /// Merges member articles' terms one member at a time: the result equals [`merge_terms`] of the
 /// members in the order they were added, without holding every member's terms at once (a dup
 /// group's articles arrive scattered through the input).
@@ -758,14 +710,7 @@ impl TermsAccumulator {
     pub fn finish(self) -> DocTerms {
         let mut scores = self.scores;
         scores.shrink_to_fit();
-        let mut ranked: Vec<(u64, f32)> = scores.clone();
-        ranked.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let mut top: Vec<u64> = ranked
-            .iter()
-            .take(LABELLED_TERMS)
-            .map(|&(hash, _)| hash)
-            .collect();
-        top.sort_unstable();
+        let top = labelled_hashes(&scores);
         let mut labels: Vec<(u64, String)> = self
             .labels
             .into_iter()
@@ -782,9 +727,10 @@ impl TermsAccumulator {
 /// order, whatever the term key.
 fn add_member_scores<T: Ord + Copy>(
     sums: Vec<(T, f32)>,
-    scores: Vec<(T, f32)>,
+    scores: impl IntoIterator<Item = (T, f32), IntoIter: ExactSizeIterator>,
     divisor: f32,
 ) -> Vec<(T, f32)> {
+    let scores = scores.into_iter();
     let mut merged: Vec<(T, f32)> = Vec::with_capacity(sums.len() + scores.len());
     let mut old = sums.into_iter().peekable();
     for (term, score) in scores {
@@ -3014,6 +2960,18 @@ mod tests {
             let accumulated = sum.finish();
             assert_eq!(accumulated.scores, merge_terms(&reversed).scores);
             assert_eq!(accumulated.labels, merge_terms(&docs).labels);
+            // Merged by the workers, in rank order: merge_terms' scores (to the bit) and labels.
+            let merged = merge_member_terms(&docs).into_doc_terms();
+            let expected = merge_terms(&docs);
+            let bits = |terms: &DocTerms| -> Vec<(u64, u32)> {
+                terms
+                    .scores
+                    .iter()
+                    .map(|&(h, w)| (h, w.to_bits()))
+                    .collect()
+            };
+            assert_eq!(bits(&merged), bits(&expected), "{members} members");
+            assert_eq!(merged.labels, expected.labels, "{members} members");
         }
     }
 
@@ -3127,9 +3085,7 @@ mod tests {
                 if g % 2 == 0 {
                     builder.set(g, terms.clone());
                 } else {
-                    builder.add(g as u32, 2, 1, terms.clone());
-                    builder.add(g as u32, 2, 0, terms.clone());
-                    builder.complete(g as u32);
+                    builder.set(g, merge_member_terms(&[terms.clone(), terms.clone()]));
                 }
             }
             let mut compact = builder.finish();
