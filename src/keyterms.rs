@@ -986,7 +986,7 @@ fn lower_case_uses(
         {
             continue;
         }
-        asked.insert(lower_into(word.text, lower));
+        asked.insert_lowercase(word.text, lower);
     }
     if asked.is_empty() {
         return;
@@ -1036,11 +1036,13 @@ struct WordSet {
 
 impl WordSet {
     /// A bit of 1,024 for the word's length, first and last byte: words of one length and one
-    /// last letter ("police", "notice") mostly differ in their first.
+    /// last letter ("police", "notice") mostly differ in their first. An ASCII word's bit is
+    /// its lower case's (the two bytes are lower-cased, the length stays).
     #[inline]
     fn filter_bit(word: &str) -> (usize, u64) {
         let bytes = word.as_bytes();
-        let (first, last) = (bytes.first().copied(), bytes.last().copied());
+        let first = bytes.first().map(u8::to_ascii_lowercase);
+        let last = bytes.last().map(u8::to_ascii_lowercase);
         let key = u32::from(first.unwrap_or(0)) | u32::from(last.unwrap_or(0)) << 8;
         let key = (key | (bytes.len() as u32) << 16).wrapping_mul(0x9E37_79B1) >> 22;
         let key = key as usize;
@@ -1087,6 +1089,54 @@ impl WordSet {
             None => self.long.contains(word),
         }
     }
+
+    /// [`WordSet::insert`] of `word` in lower case (`buffer` holds it when `word` is no short
+    /// ASCII word).
+    fn insert_lowercase(&mut self, word: &str, buffer: &mut String) {
+        match packed_ascii_lowercase(word) {
+            Some(packed) => {
+                let (i, bit) = Self::filter_bit(word);
+                self.filter[i] |= bit;
+                self.short.insert(packed);
+            }
+            None => self.insert(lower_into(word, buffer)),
+        }
+    }
+
+    /// [`WordSet::contains`] of `word` in lower case: a short ASCII word is lower-cased in its
+    /// packed number, without being copied (`buffer` holds any other word's lower case).
+    #[inline]
+    fn contains_lowercase(&self, word: &str, buffer: &mut String) -> bool {
+        if !word.is_ascii() {
+            return self.contains(lower_into(word, buffer));
+        }
+        let (i, bit) = Self::filter_bit(word);
+        if self.filter[i] & bit == 0 {
+            return false;
+        }
+        match packed_ascii_lowercase(word) {
+            Some(packed) => self.short.contains(&packed),
+            None => self.long.contains(lower_into(word, buffer)),
+        }
+    }
+}
+
+/// The [`packed_word`] of an ASCII word's lower case, lower-cased in the number: each byte
+/// from `A` to `Z` gets its 0x20 bit (every byte is below 0x80, so no sum carries into the
+/// next byte). None for a word that is not ASCII or not 1 to 15 bytes long.
+fn packed_ascii_lowercase(word: &str) -> Option<u128> {
+    if !word.is_ascii() {
+        return None;
+    }
+    let packed = packed_word(word)?;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let lower = |x: u64| {
+        let at_least_a = x.wrapping_add(ONES * (0x80 - u64::from(b'A')));
+        let past_z = x.wrapping_add(ONES * (0x80 - u64::from(b'Z') - 1));
+        let upper = at_least_a & !past_z & (ONES * 0x80);
+        x | upper >> 2
+    };
+    Some(u128::from(lower(packed as u64)) | u128::from(lower((packed >> 64) as u64)) << 64)
 }
 
 /// Lower-cases `word` into a reused buffer.
@@ -1288,7 +1338,7 @@ fn is_name_part(
         return false;
     }
     if word.sentence_start || in_title {
-        return !lower_words.contains(lower_into(word.text, lower));
+        return !lower_words.contains_lowercase(word.text, lower);
     }
     true
 }
@@ -1619,6 +1669,63 @@ mod tests {
                 original.sort_unstable();
                 assert_eq!(weights, original, "{len}: the same items");
             }
+        }
+    }
+
+    /// Lower-cased in the packed number or as a string: the same set members, for every ASCII
+    /// byte at every place of a short word, and for words that take the string path.
+    #[test]
+    fn word_sets_lower_case_as_the_strings_do() {
+        let mut buffer = String::new();
+        for len in 1..=16usize {
+            for byte in 0u8..0x80 {
+                for at in [0, len / 2, len - 1] {
+                    let mut bytes = vec![b'Q'; len];
+                    bytes[at] = byte;
+                    let word = String::from_utf8(bytes).expect("ASCII");
+                    let lower = word.to_lowercase();
+                    let expected = packed_word(&lower);
+                    assert_eq!(packed_ascii_lowercase(&word), expected, "{word:?}");
+                }
+            }
+        }
+        let words = [
+            "Police",
+            "KIM",
+            "Counterintelligence",
+            "ÜNÏCODE",
+            "Ünïcode",
+            "a",
+            "Zz",
+        ];
+        let mut by_string = WordSet::default();
+        let mut by_number = WordSet::default();
+        for word in words {
+            by_string.insert(lower_into(word, &mut buffer));
+            by_number.insert_lowercase(word, &mut buffer);
+        }
+        let asked = [
+            "police",
+            "POLICE",
+            "pOlIcE",
+            "kim",
+            "Kims",
+            "ünïcode",
+            "ÜnÏcode",
+            "z",
+        ];
+        for word in words.iter().chain(&asked) {
+            let expected = by_string.contains(lower_into(word, &mut buffer));
+            assert_eq!(
+                by_number.contains_lowercase(word, &mut buffer),
+                expected,
+                "{word}"
+            );
+            assert_eq!(
+                by_string.contains_lowercase(word, &mut buffer),
+                expected,
+                "{word}"
+            );
         }
     }
 
