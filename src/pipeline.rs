@@ -1895,7 +1895,10 @@ fn detect_stories(
     let terms = &*terms;
     let keywords = stories
         .par_iter()
-        .map(|s| terms.keywords(&s.dup_groups, 8))
+        .map_init(
+            || story::StorySums::new(terms.terms),
+            |sums, s| terms.keywords(&s.dup_groups, 8, sums),
+        )
         .collect();
     (stories, keywords)
 }

@@ -560,14 +560,19 @@ impl StoryTerms {
     }
 
     /// The keywords of a story of these dup groups (see [`keywords`]), once weighed.
-    pub fn keywords(&self, dup_groups: &[u32], count: usize) -> String {
+    /// `sums` is a thread's reused [`StorySums`].
+    pub fn keywords(&self, dup_groups: &[u32], count: usize, sums: &mut StorySums) -> String {
         // Each group's listed labels found once, not once per term asked about.
         let listed: Vec<(usize, std::ops::Range<usize>)> = dup_groups
             .iter()
             .map(|&g| (g as usize, self.labels.listed_range(g as usize)))
             .collect();
+        let vectors: Vec<&[(u32, f32)]> = dup_groups
+            .iter()
+            .map(|&g| self.vectors.vector(g as usize))
+            .collect();
         keywords_by(
-            dup_groups.iter().map(|&g| self.vectors.vector(g as usize)),
+            sums.summed(&vectors),
             |term| {
                 listed.iter().find_map(|(g, range)| {
                     self.labels.label(&self.vectors, *g, range.clone(), term)
@@ -2596,8 +2601,9 @@ pub fn stories_from_labels(labels: &[u32], group_sizes: &[usize]) -> Vec<Story> 
 
 /// The `;`-joined labels of a story's heaviest terms.
 pub fn keywords(members: &[&GroupInfo], vectors: &[&TermVector], count: usize) -> String {
+    let vectors: Vec<&[(u64, f32)]> = vectors.iter().map(|v| v.as_slice()).collect();
     keywords_by(
-        vectors.iter().map(|v| v.as_slice()),
+        summed_weights(&vectors),
         |hash| {
             members.iter().find_map(|m| {
                 m.terms
@@ -2611,32 +2617,95 @@ pub fn keywords(members: &[&GroupInfo], vectors: &[&TermVector], count: usize) -
     )
 }
 
-/// [`keywords`] of the members' `vectors`, given the first member's label of a term.
 /// Terms of a story ranked at once for its keywords (more are ranked if these run out).
 const KEYWORD_CANDIDATES: usize = 64;
 
+/// The sum of a story's vectors, each term once, in no particular order: each term's weights
+/// added in the order of the vectors.
+fn summed_weights<T: TermKey>(vectors: &[&[(T, f32)]]) -> Vec<(T, f32)> {
+    if let Some(single) = single_vector_sum(vectors) {
+        return single;
+    }
+    // Sized for every entry: grown by rehashing it took a sixth of the stage (perf).
+    let entries = vectors.iter().map(|vector| vector.len()).sum();
+    let mut weights: AHashMap<T, f32> = AHashMap::with_capacity(entries);
+    for vector in vectors {
+        for &(term, weight) in *vector {
+            *weights.entry(term).or_default() += weight;
+        }
+    }
+    weights.into_iter().collect()
+}
+
+/// Most stories are one dup group: its vector is the sum (0 + w is w) when its terms are
+/// distinct, as they are in a vector sorted by term without repeats.
+fn single_vector_sum<T: TermKey>(vectors: &[&[(T, f32)]]) -> Option<Vec<(T, f32)>> {
+    match vectors {
+        [vector] if vector.windows(2).all(|w| w[0].0 < w[1].0) => Some(vector.to_vec()),
+        _ => None,
+    }
+}
+
+/// [`summed_weights`] over term numbers, in an array by term instead of a map: one thread's,
+/// reused from story to story (the map's inserts were most of the keywords stage).
+#[derive(Debug, Default)]
+pub struct StorySums {
+    sums: Vec<f32>,
+    seen: Vec<bool>,
+    /// The terms of the story being summed, in the order first met.
+    terms: Vec<u32>,
+}
+
+impl StorySums {
+    /// Sums for term numbers below `terms` (larger ones grow the arrays).
+    pub fn new(terms: usize) -> Self {
+        StorySums {
+            sums: vec![0.0; terms],
+            seen: vec![false; terms],
+            terms: Vec::new(),
+        }
+    }
+
+    /// [`summed_weights`] of `vectors`: the same sums, in first-met order.
+    fn summed(&mut self, vectors: &[&[(u32, f32)]]) -> Vec<(u32, f32)> {
+        if let Some(single) = single_vector_sum(vectors) {
+            return single;
+        }
+        for vector in vectors {
+            for &(term, weight) in *vector {
+                let i = term as usize;
+                if i >= self.seen.len() {
+                    self.sums.resize(i + 1, 0.0);
+                    self.seen.resize(i + 1, false);
+                }
+                if !self.seen[i] {
+                    self.seen[i] = true;
+                    self.terms.push(term);
+                }
+                self.sums[i] += weight;
+            }
+        }
+        let summed = self
+            .terms
+            .iter()
+            .map(|&term| (term, self.sums[term as usize]))
+            .collect();
+        for &term in &self.terms {
+            self.sums[term as usize] = 0.0;
+            self.seen[term as usize] = false;
+        }
+        self.terms.clear();
+        summed
+    }
+}
+
+/// The keywords of a story from its summed vector (each term once, in any order), given the
+/// first member's label of a term.
 fn keywords_by<'a, T: TermKey + 'a>(
-    vectors: impl Iterator<Item = &'a [(T, f32)]>,
+    mut ranked: Vec<(T, f32)>,
     label_of: impl Fn(T) -> Option<&'a str>,
     count: usize,
 ) -> String {
-    let vectors: Vec<&[(T, f32)]> = vectors.collect();
-    let mut ranked: Vec<(T, f32)> = match vectors[..] {
-        // Most stories are one dup group: its vector is the sum (0 + w is w) when its terms
-        // are distinct, as they are in a vector sorted by term without repeats.
-        [vector] if vector.windows(2).all(|w| w[0].0 < w[1].0) => vector.to_vec(),
-        _ => {
-            // Sized for every entry: grown by rehashing it took a sixth of the stage (perf).
-            let entries = vectors.iter().map(|vector| vector.len()).sum();
-            let mut weights: AHashMap<T, f32> = AHashMap::with_capacity(entries);
-            for vector in vectors {
-                for &(term, weight) in vector {
-                    *weights.entry(term).or_default() += weight;
-                }
-            }
-            weights.into_iter().collect()
-        }
-    };
     // Heaviest first (terms are distinct: a total order). Only the first few are usually
     // read: they are picked out and sorted, the rest only if the loop gets that far.
     let heavier = |a: &(T, f32), b: &(T, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
@@ -3105,6 +3174,8 @@ mod tests {
             assert_eq!(compact_labels, summed_labels);
             let stories = stories_from_labels(&summed_labels, &vec![1; docs.len()]);
             assert!(stories.len() < docs.len() / 2, "{} stories", stories.len());
+            // Reused from story to story, and too short for some terms at first.
+            let mut sums = StorySums::new(compact.terms / 2);
             for story in &stories {
                 let members: Vec<&GroupInfo> = story
                     .dup_groups
@@ -3117,7 +3188,7 @@ mod tests {
                     .map(|&g| &summed_vectors[g as usize])
                     .collect();
                 assert_eq!(
-                    compact.keywords(&story.dup_groups, 8),
+                    compact.keywords(&story.dup_groups, 8, &mut sums),
                     keywords(&members, &vectors, 8)
                 );
             }
@@ -3535,24 +3606,27 @@ mod tests {
             let labels = &labels;
             move |t: u32| (t >= from).then(|| labels[t as usize].as_str())
         };
+        // Summed by the map and by a reused StorySums (too short at first): the same keywords.
+        let mut sums = StorySums::new(50);
+        let mut keywords_of = |vectors: &[&[(u32, f32)]], from: u32, count: usize| {
+            let by_map = keywords_by(summed_weights(vectors), labelled_from(from), count);
+            let by_array = keywords_by(sums.summed(vectors), labelled_from(from), count);
+            assert_eq!(by_map, by_array);
+            by_map
+        };
         let one = [vector.as_slice()];
-        assert_eq!(
-            keywords_by(one.into_iter(), labelled_from(0), 3),
-            "w0;w1;w2"
-        );
-        assert_eq!(
-            keywords_by(one.into_iter(), labelled_from(70), 3),
-            "w70;w71;w72"
-        );
-        assert_eq!(keywords_by(one.into_iter(), labelled_from(99), 3), "w99");
+        assert_eq!(keywords_of(&one, 0, 3), "w0;w1;w2");
+        assert_eq!(keywords_of(&one, 70, 3), "w70;w71;w72");
+        assert_eq!(keywords_of(&one, 99, 3), "w99");
         // Two vectors: term 99 (weight 1 + 200) becomes the heaviest.
         let boost = vec![(99u32, 200.0f32)];
         let two = [vector.as_slice(), boost.as_slice()];
-        assert_eq!(keywords_by(two.into_iter(), labelled_from(0), 2), "w99;w0");
+        assert_eq!(keywords_of(&two, 0, 2), "w99;w0");
+        assert_eq!(keywords_of(&two, 0, 2), "w99;w0");
         // One vector with a repeated term is summed like several.
         let repeated = vec![(1u32, 1.0f32), (2, 1.5), (2, 1.0)];
         let one = [repeated.as_slice()];
-        assert_eq!(keywords_by(one.into_iter(), labelled_from(0), 2), "w2;w1");
+        assert_eq!(keywords_of(&one, 0, 2), "w2;w1");
     }
 
     #[test]
