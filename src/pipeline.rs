@@ -1799,8 +1799,7 @@ pub(crate) fn article_terms(
     scratch: &mut Scratch,
 ) -> DocTerms {
     let text = text::capped(&article.text, opts.shingle.max_doc_bytes);
-    let lines: Vec<&str> = text
-        .lines()
+    let lines: Vec<&str> = text::lines(text)
         .filter(|line| {
             text::line_hash(line, opts.shingle.seed, scratch)
                 .is_some_and(|h| !boilerplate.contains(h))
@@ -1844,8 +1843,7 @@ fn trimmed_terms_under(
     let scratch = &mut worker.scratch;
     let text = text::capped(&article.text, opts.shingle.max_doc_bytes);
     let mut with_words = 0u32;
-    let lines: Vec<&str> = text
-        .lines()
+    let lines: Vec<&str> = text::lines(text)
         .filter(|line| {
             // An ASCII line has words exactly when it has a letter or digit.
             let has_words = if line.is_ascii() {

@@ -100,6 +100,29 @@ pub fn capped(text: &str, max_bytes: usize) -> &str {
     &text[..end]
 }
 
+/// The lines of `text`, exactly as [`str::lines`] gives them (split at `\n`, a `\r` before it
+/// dropped, no empty line after a final `\n`), found with the `memchr` crate's vector search:
+/// `str::lines` searches with the standard library's word-at-a-time `memchr`, which took ~7%
+/// of the processor time of a run without stories.
+pub fn lines(text: &str) -> impl Iterator<Item = &str> + '_ {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (line, after) = match memchr::memchr(b'\n', rest.as_bytes()) {
+            // `\n` is ASCII: both sides of it are character boundaries.
+            Some(end) => {
+                let line = &rest[..end];
+                (line.strip_suffix('\r').unwrap_or(line), &rest[end + 1..])
+            }
+            None => (rest, ""),
+        };
+        rest = after;
+        Some(line)
+    })
+}
+
 /// Calls `each(tokens)` for every line of `text` that has words, in order. A line's hash, for
 /// the callers that need it, is [`tokens_line_hash`] of its tokens: only they pay for it.
 pub fn for_each_line(
@@ -108,7 +131,7 @@ pub fn for_each_line(
     scratch: &mut Scratch,
     mut each: impl FnMut(&[Token]),
 ) {
-    for line in capped(text, opts.max_doc_bytes).lines() {
+    for line in lines(capped(text, opts.max_doc_bytes)) {
         let tokens = line_tokens(line, opts.seed, scratch);
         if !tokens.is_empty() {
             each(tokens);
@@ -660,6 +683,40 @@ pub fn jaccard(a: &[u64], b: &[u64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_the_standard_librarys() {
+        let cases = [
+            "",
+            "\n",
+            "\n\n",
+            "a",
+            "a\n",
+            "a\r\n",
+            "a\r",
+            "\r",
+            "\r\n",
+            "a\r\rb\r\n\r\n",
+            "é\nü\r\n€",
+            "a\n\nb\n",
+            "\na",
+            " \r \n",
+        ];
+        for text in cases {
+            let ours: Vec<&str> = lines(text).collect();
+            let std: Vec<&str> = text.lines().collect();
+            assert_eq!(ours, std, "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lines_are_the_standard_librarys_on_random_text(text in "[a\r\n é€]{0,40}") {
+            let ours: Vec<&str> = lines(&text).collect();
+            let std: Vec<&str> = text.lines().collect();
+            proptest::prop_assert_eq!(ours, std);
+        }
+    }
 
     fn tokens(text: &str) -> Vec<Token> {
         let mut doc = TokenizedDoc::default();
