@@ -2671,7 +2671,12 @@ impl StorySums {
         if let Some(single) = single_vector_sum(vectors) {
             return single;
         }
-        for vector in vectors {
+        for (v, vector) in vectors.iter().enumerate() {
+            // The groups' vectors lie anywhere in the arena (at a million articles, out of the
+            // caches): the one two ahead is fetched whole while this one is summed.
+            if let Some(ahead) = vectors.get(v + 2) {
+                prefetch_whole(ahead);
+            }
             for &(term, weight) in *vector {
                 let i = term as usize;
                 if i >= self.seen.len() {
