@@ -1064,13 +1064,11 @@ impl WordSet {
     }
 
     fn insert(&mut self, word: &str) {
-        let (i, bit) = Self::filter_bit(word);
-        self.filter[i] |= bit;
         match packed_word(word) {
-            Some(packed) => {
-                self.short.insert(packed);
-            }
+            Some(packed) => self.insert_packed(word, packed),
             None => {
+                let (i, bit) = Self::filter_bit(word);
+                self.filter[i] |= bit;
                 if !self.long.contains(word) {
                     self.long.insert(word.to_string());
                 }
@@ -1094,13 +1092,17 @@ impl WordSet {
     /// ASCII word).
     fn insert_lowercase(&mut self, word: &str, buffer: &mut String) {
         match packed_ascii_lowercase(word) {
-            Some(packed) => {
-                let (i, bit) = Self::filter_bit(word);
-                self.filter[i] |= bit;
-                self.short.insert(packed);
-            }
+            Some(packed) => self.insert_packed(word, packed),
             None => self.insert(lower_into(word, buffer)),
         }
+    }
+
+    /// Inserts a short word as its packed number (`word` gives the filter bit: the word itself
+    /// or, ASCII, any casing of it).
+    fn insert_packed(&mut self, word: &str, packed: u128) {
+        let (i, bit) = Self::filter_bit(word);
+        self.filter[i] |= bit;
+        self.short.insert(packed);
     }
 
     /// [`WordSet::contains`] of `word` in lower case: a short ASCII word is lower-cased in its
@@ -1123,7 +1125,8 @@ impl WordSet {
 
 /// The [`packed_word`] of an ASCII word's lower case, lower-cased in the number: each byte
 /// from `A` to `Z` gets its 0x20 bit (every byte is below 0x80, so no sum carries into the
-/// next byte). None for a word that is not ASCII or not 1 to 15 bytes long.
+/// next byte). The top byte, the length (1 to 15), and the zero bytes past the word are below
+/// `A` and stay as they are. None for a word that is not ASCII or not 1 to 15 bytes long.
 fn packed_ascii_lowercase(word: &str) -> Option<u128> {
     if !word.is_ascii() {
         return None;

@@ -1179,8 +1179,9 @@ fn spool_runs<'d>(docs: &'d [usize], spooled: &[SpoolRecord]) -> Vec<&'d [usize]
 /// The third pass: each dup group's terms, the mean of its members' key terms (see
 /// [`story::merge_terms`]), where every member is taken to have the body of the group's
 /// source article ([`term_sources`]) under its own headline. Only the sources are read again,
-/// and each body is worked out once ([`trimmed_terms_under`]); the groups' terms are built as
-/// the sources come, never every article's held.
+/// and each body is worked out once ([`trimmed_terms_under`]); the worker threads merge a
+/// group's members ([`story::merge_member_terms`]), and the groups' terms are stored as the
+/// sources come, never every article's held.
 struct GroupTerms<'a> {
     skipped: &'a SkippedLines,
     opts: &'a Options,
@@ -1575,6 +1576,9 @@ pub(crate) struct Worker {
     pub(crate) line_hashes: Vec<u64>,
     /// The spool record of the article signed last by [`Worker::sign_recording_lines`] with `spool`.
     record: Vec<u8>,
+    /// Sums of a story's vectors, for its keywords (an array over all terms: one a thread,
+    /// freed after the keywords stage).
+    story_sums: story::StorySums,
 }
 
 thread_local! {
@@ -1893,11 +1897,15 @@ fn detect_stories(
     let terms = &*terms;
     let keywords = stories
         .par_iter()
-        .map_init(
-            || story::StorySums::new(terms.terms),
-            |sums, s| terms.keywords(&s.dup_groups, 8, sums),
-        )
+        .map(|s| {
+            Worker::with_thread_worker(|worker| {
+                terms.keywords(&s.dup_groups, 8, &mut worker.story_sums)
+            })
+        })
         .collect();
+    rayon::broadcast(|_| {
+        Worker::with_thread_worker(|worker| worker.story_sums = story::StorySums::default())
+    });
     (stories, keywords)
 }
 

@@ -560,8 +560,9 @@ impl StoryTerms {
     }
 
     /// The keywords of a story of these dup groups (see [`keywords`]), once weighed.
-    /// `sums` is a thread's reused [`StorySums`].
+    /// `sums` is a thread's reused [`StorySums`] (sized here for every term).
     pub fn keywords(&self, dup_groups: &[u32], count: usize, sums: &mut StorySums) -> String {
+        sums.reserve(self.terms);
         // Each group's listed labels found once, not once per term asked about.
         let listed: Vec<(usize, std::ops::Range<usize>)> = dup_groups
             .iter()
@@ -623,6 +624,9 @@ pub fn merge_terms(members: &[DocTerms]) -> DocTerms {
 /// buffer: a dup group's terms as the pipeline's worker threads merge them. Each term's sum is
 /// added up in rank order, as `merge_terms` adds it, so the scores are the same to the bit.
 pub fn merge_member_terms<S: TermSource>(members: &[S]) -> CompactTerms {
+    if members.len() > MERGE_LISTS_UP_TO {
+        return merge_many_member_terms(members);
+    }
     let divisor = members.len() as f32;
     let mut sums: Vec<(u64, f32)> = Vec::new();
     let mut labels: Vec<(u64, usize, &str)> = Vec::new();
@@ -651,6 +655,37 @@ pub fn merge_member_terms<S: TermSource>(members: &[S]) -> CompactTerms {
     CompactTerms::new(sums, labels.into_iter())
 }
 
+/// Groups of more members than this are merged through maps ([`merge_many_member_terms`]):
+/// merging sorted lists one member at a time costs the running sum's length for every member,
+/// quadratic for a page copied thousands of times under as many headlines (20,000 copies of
+/// one article under distinct titles: 8.3 s of key terms on one thread).
+const MERGE_LISTS_UP_TO: usize = 16;
+
+/// [`merge_member_terms`] of many members: each term's weights added up in a map, in rank
+/// order and within a member in its order (the additions `merge_terms` makes, so the same
+/// sums); a term's label is the first met, the lowest-ranked member's.
+fn merge_many_member_terms<S: TermSource>(members: &[S]) -> CompactTerms {
+    let divisor = members.len() as f32;
+    let mut sums: AHashMap<u64, f32> = AHashMap::new();
+    let mut labels: AHashMap<u64, &str> = AHashMap::new();
+    for member in members {
+        for &(hash, score) in member.scores() {
+            *sums.entry(hash).or_insert(0.0) += score / divisor;
+        }
+        for (hash, label) in member.labels() {
+            labels.entry(hash).or_insert(label);
+        }
+    }
+    let mut sums: Vec<(u64, f32)> = sums.into_iter().collect();
+    sums.sort_unstable_by_key(|&(hash, _)| hash);
+    let mut kept: Vec<(u64, &str)> = labelled_hashes(&sums)
+        .into_iter()
+        .filter_map(|hash| Some((hash, *labels.get(&hash)?)))
+        .collect();
+    kept.sort_unstable_by_key(|&(hash, _)| hash);
+    CompactTerms::new(sums, kept.into_iter())
+}
+
 /// The hashes of the [`LABELLED_TERMS`] heaviest terms (ties to the smaller hash), ascending:
 /// the terms whose labels a group keeps.
 fn labelled_hashes(scores: &[(u64, f32)]) -> Vec<u64> {
@@ -665,66 +700,6 @@ fn labelled_hashes(scores: &[(u64, f32)]) -> Vec<u64> {
     let mut top: Vec<u64> = ranked.into_iter().map(|(hash, _)| hash).collect();
     top.sort_unstable();
     top
-}
-
-/// Merges member articles' terms one member at a time: the result equals [`merge_terms`] of the
-/// members in the order they were added, without holding every member's terms at once (a dup
-/// group's articles arrive scattered through the input).
-///
-/// Scores are summed in the order members are added; a label comes from the member of lowest
-/// `rank` that has one (so adding the members of a group in any order, each with its rank in the
-/// group, gives [`merge_terms`]' labels for the group in rank order).
-#[derive(Debug, Clone)]
-pub struct TermsAccumulator {
-    members: usize,
-    /// (hash, summed score / members), sorted by hash.
-    scores: Vec<(u64, f32)>,
-    /// (hash, rank of the member it came from, label), sorted by hash.
-    labels: Vec<(u64, usize, String)>,
-}
-
-impl TermsAccumulator {
-    /// An accumulator for a group of `members` articles.
-    pub fn new(members: usize) -> Self {
-        TermsAccumulator {
-            members,
-            scores: Vec::new(),
-            labels: Vec::new(),
-        }
-    }
-
-    /// Adds one member's terms.
-    pub fn add(&mut self, rank: usize, terms: DocTerms) {
-        let DocTerms {
-            mut scores,
-            mut labels,
-        } = terms;
-        // Stable sorts: a hash repeated within one member keeps its order (merge_terms' order).
-        if !scores.is_sorted_by_key(|&(hash, _)| hash) {
-            scores.sort_by_key(|&(hash, _)| hash);
-        }
-        if !labels.is_sorted_by_key(|(hash, _)| *hash) {
-            labels.sort_by_key(|(hash, _)| *hash);
-        }
-        let divisor = self.members as f32;
-        self.scores = add_member_scores(std::mem::take(&mut self.scores), scores, divisor);
-        self.labels = add_member_labels(std::mem::take(&mut self.labels), labels, rank);
-    }
-
-    /// The group's terms, as [`merge_terms`] returns them.
-    pub fn finish(self) -> DocTerms {
-        let mut scores = self.scores;
-        scores.shrink_to_fit();
-        let top = labelled_hashes(&scores);
-        let mut labels: Vec<(u64, String)> = self
-            .labels
-            .into_iter()
-            .filter(|(hash, _, _)| top.binary_search(hash).is_ok())
-            .map(|(hash, _, label)| (hash, label))
-            .collect();
-        labels.shrink_to_fit();
-        DocTerms { scores, labels }
-    }
 }
 
 /// Adds one member's `scores` (sorted by term), each divided by `divisor` (the group's size),
@@ -1377,7 +1352,7 @@ fn scatter_terms<V: Vectors + ?Sized>(vectors: &V) -> usize {
 /// the rest to demand misses, one after the other, at 1M articles (story linkage 31.5 -> 26.0 s,
 /// candidates 17.4 -> 16.8 s; 300k: linkage 4.87 -> 3.98 s).
 fn prefetch_whole<T>(vector: &[T]) {
-    for line in vector.chunks(64 / std::mem::size_of::<T>().max(1)) {
+    for line in vector.chunks((64 / std::mem::size_of::<T>().max(1)).max(1)) {
         termtable::prefetch(&line[0]);
     }
     if let Some(last) = vector.last() {
@@ -2659,10 +2634,16 @@ pub struct StorySums {
 impl StorySums {
     /// Sums for term numbers below `terms` (larger ones grow the arrays).
     pub fn new(terms: usize) -> Self {
-        StorySums {
-            sums: vec![0.0; terms],
-            seen: vec![false; terms],
-            terms: Vec::new(),
+        let mut sums = StorySums::default();
+        sums.reserve(terms);
+        sums
+    }
+
+    /// Makes room for term numbers below `terms`.
+    fn reserve(&mut self, terms: usize) {
+        if self.seen.len() < terms {
+            self.sums.resize(terms, 0.0);
+            self.seen.resize(terms, false);
         }
     }
 
@@ -2671,18 +2652,19 @@ impl StorySums {
         if let Some(single) = single_vector_sum(vectors) {
             return single;
         }
+        // The groups' vectors lie anywhere in the arena (at a million articles, out of the
+        // caches): the first two are fetched at once, then the one two ahead while one is
+        // summed.
+        for vector in vectors.iter().take(2) {
+            prefetch_whole(vector);
+        }
         for (v, vector) in vectors.iter().enumerate() {
-            // The groups' vectors lie anywhere in the arena (at a million articles, out of the
-            // caches): the one two ahead is fetched whole while this one is summed.
             if let Some(ahead) = vectors.get(v + 2) {
                 prefetch_whole(ahead);
             }
             for &(term, weight) in *vector {
                 let i = term as usize;
-                if i >= self.seen.len() {
-                    self.sums.resize(i + 1, 0.0);
-                    self.seen.resize(i + 1, false);
-                }
+                self.reserve(i + 1);
                 if !self.seen[i] {
                     self.seen[i] = true;
                     self.terms.push(term);
@@ -3005,9 +2987,18 @@ mod tests {
     }
 
     #[test]
-    fn accumulated_terms_equal_merged_terms() {
+    fn merged_member_terms_equal_merge_terms() {
         let mut next = random_below(7u64);
-        for members in [1usize, 2, 3, 7] {
+        // Up to the list merge's limit and past it (the map merge).
+        for members in [
+            1usize,
+            2,
+            3,
+            7,
+            MERGE_LISTS_UP_TO,
+            MERGE_LISTS_UP_TO + 1,
+            40,
+        ] {
             let docs: Vec<DocTerms> = (0..members)
                 .map(|m| {
                     let mut scores: Vec<(u64, f32)> = (0..60)
@@ -3015,25 +3006,21 @@ mod tests {
                         .collect();
                     scores.sort_unstable_by_key(|&(hash, _)| hash);
                     scores.dedup_by_key(|(hash, _)| *hash);
-                    let labels = scores
+                    let mut labels: Vec<(u64, String)> = scores
                         .iter()
                         .filter(|_| next(3) > 0)
                         .map(|&(hash, _)| (hash, format!("t{hash}m{m}")))
                         .collect();
+                    // Some members out of hash order, with a term and a label repeated.
+                    if m % 3 == 2 && !labels.is_empty() {
+                        scores.reverse();
+                        scores.push((scores[0].0, 0.25));
+                        labels.reverse();
+                        labels.push((labels[0].0, format!("again{m}")));
+                    }
                     DocTerms { scores, labels }
                 })
                 .collect();
-            // Added in input order, ranked in the members' order: the same terms and labels.
-            let mut order: Vec<usize> = (0..members).collect();
-            order.reverse();
-            let mut sum = TermsAccumulator::new(members);
-            for &m in &order {
-                sum.add(m, docs[m].clone());
-            }
-            let reversed: Vec<DocTerms> = order.iter().map(|&m| docs[m].clone()).collect();
-            let accumulated = sum.finish();
-            assert_eq!(accumulated.scores, merge_terms(&reversed).scores);
-            assert_eq!(accumulated.labels, merge_terms(&docs).labels);
             // Merged by the workers, in rank order: merge_terms' scores (to the bit) and labels.
             let merged = merge_member_terms(&docs).into_doc_terms();
             let expected = merge_terms(&docs);
