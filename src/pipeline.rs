@@ -1274,15 +1274,16 @@ impl Revisit for GroupTerms<'_> {
                         [_] => vec![&article.title],
                         _ => members.iter().map(|&m| metas[m as usize].title()).collect(),
                     };
-                    let members_terms = Worker::with_thread_worker(|worker| {
-                        trimmed_terms_under(article, &titles, skipped.of(doc), opts, worker)
-                    });
                     // A group of one article has its terms as they are, a larger group the
                     // mean of its members' (in canonical order), merged here on all threads.
-                    match <[CompactTerms; 1]>::try_from(members_terms) {
-                        Ok([terms]) => terms,
-                        Err(members_terms) => story::merge_member_terms(&members_terms),
-                    }
+                    let mut group = story::GroupMerge::new(titles.len());
+                    Worker::with_thread_worker(|worker| {
+                        let skipped = skipped.of(doc);
+                        trimmed_terms_under(article, &titles, skipped, opts, worker, |terms| {
+                            group.add(terms)
+                        })
+                    });
+                    group.finish()
                 })
                 .collect()
         };
@@ -1829,21 +1830,24 @@ pub(crate) fn trimmed_article_terms(
     opts: &Options,
     worker: &mut Worker,
 ) -> CompactTerms {
-    trimmed_terms_under(article, &[&article.title], skipped, opts, worker)
-        .pop()
-        .unwrap_or_default()
+    let mut only = CompactTerms::default();
+    trimmed_terms_under(article, &[&article.title], skipped, opts, worker, |terms| {
+        only = terms
+    });
+    only
 }
 
 /// [`trimmed_article_terms`] of `article`'s body under each of `titles` (each the headline it
-/// would be with that title, see [`keyterms::headline`]), the body worked out once
-/// ([`keyterms::extract_top_with_headlines`]).
+/// would be with that title, see [`keyterms::headline`]), handed to `each` in the order of
+/// `titles`, the body worked out once ([`keyterms::extract_each_headline`]).
 fn trimmed_terms_under(
     article: &Article,
     titles: &[&str],
     skipped: &[u32],
     opts: &Options,
     worker: &mut Worker,
-) -> Vec<CompactTerms> {
+    each: impl FnMut(CompactTerms),
+) {
     let scratch = &mut worker.scratch;
     let text = text::capped(&article.text, opts.shingle.max_doc_bytes);
     let mut with_words = 0u32;
@@ -1871,13 +1875,14 @@ fn trimmed_terms_under(
         max_terms: story::MAX_ARTICLE_TERMS,
         max_labels: story::LABELLED_TERMS,
     };
-    keyterms::extract_top_with_headlines(
+    keyterms::extract_each_headline(
         &headlines,
         lines.into_iter(),
         opts.term_weights,
         opts.shingle.seed,
         limits,
         &mut worker.term_scratch,
+        each,
     )
 }
 

@@ -661,29 +661,103 @@ pub fn merge_member_terms<S: TermSource>(members: &[S]) -> CompactTerms {
 /// one article under distinct titles: 8.3 s of key terms on one thread).
 const MERGE_LISTS_UP_TO: usize = 16;
 
-/// [`merge_member_terms`] of many members: each term's weights added up in a map, in rank
-/// order and within a member in its order (the additions `merge_terms` makes, so the same
-/// sums); a term's label is the first met, the lowest-ranked member's.
+/// [`merge_member_terms`] of many members ([`GroupMerge`] fed one member at a time).
 fn merge_many_member_terms<S: TermSource>(members: &[S]) -> CompactTerms {
-    let divisor = members.len() as f32;
-    let mut sums: AHashMap<u64, f32> = AHashMap::new();
-    let mut labels: AHashMap<u64, &str> = AHashMap::new();
+    let mut sums = MemberSums::new(members.len());
     for member in members {
-        for &(hash, score) in member.scores() {
-            *sums.entry(hash).or_insert(0.0) += score / divisor;
-        }
-        for (hash, label) in member.labels() {
-            labels.entry(hash).or_insert(label);
+        sums.add(member);
+    }
+    sums.finish()
+}
+
+/// A dup group's terms merged as its members' arrive, in rank order ([`merge_member_terms`]
+/// of them): a small group's members are held and merged at the end; a large group's are added
+/// up as they come ([`MemberSums`]), so that a page copied 100,000 times under as many
+/// headlines never holds 100,000 term lists.
+pub struct GroupMerge {
+    members: usize,
+    held: Vec<CompactTerms>,
+    sums: Option<MemberSums>,
+}
+
+impl GroupMerge {
+    /// A merge of a group of `members` articles.
+    pub fn new(members: usize) -> Self {
+        GroupMerge {
+            members,
+            held: Vec::new(),
+            sums: (members > MERGE_LISTS_UP_TO).then(|| MemberSums::new(members)),
         }
     }
-    let mut sums: Vec<(u64, f32)> = sums.into_iter().collect();
-    sums.sort_unstable_by_key(|&(hash, _)| hash);
-    let mut kept: Vec<(u64, &str)> = labelled_hashes(&sums)
-        .into_iter()
-        .filter_map(|hash| Some((hash, *labels.get(&hash)?)))
-        .collect();
-    kept.sort_unstable_by_key(|&(hash, _)| hash);
-    CompactTerms::new(sums, kept.into_iter())
+
+    /// Adds the next member's terms (members in rank order).
+    pub fn add(&mut self, terms: CompactTerms) {
+        match &mut self.sums {
+            Some(sums) => sums.add(&terms),
+            None => self.held.push(terms),
+        }
+    }
+
+    /// The group's terms: a group of one article has its terms as they are.
+    pub fn finish(mut self) -> CompactTerms {
+        if let Some(sums) = self.sums {
+            return sums.finish();
+        }
+        if self.members == 1 && self.held.len() == 1 {
+            return self.held.pop().unwrap_or_default();
+        }
+        merge_member_terms(&self.held)
+    }
+}
+
+/// Members' terms added up in maps, each term's weights in rank order and within a member in
+/// its order (the additions `merge_terms` makes, so the same sums); a term's label is the first
+/// met, the lowest-ranked member's.
+struct MemberSums {
+    divisor: f32,
+    sums: AHashMap<u64, f32>,
+    /// Term hash → its label's place in `label_text` (one buffer, not a string a label).
+    labels: AHashMap<u64, (usize, usize)>,
+    label_text: String,
+}
+
+impl MemberSums {
+    fn new(members: usize) -> Self {
+        MemberSums {
+            divisor: members as f32,
+            sums: AHashMap::new(),
+            labels: AHashMap::new(),
+            label_text: String::new(),
+        }
+    }
+
+    fn add(&mut self, member: &impl TermSource) {
+        for &(hash, score) in member.scores() {
+            *self.sums.entry(hash).or_insert(0.0) += score / self.divisor;
+        }
+        for (hash, label) in member.labels() {
+            let text = &mut self.label_text;
+            self.labels.entry(hash).or_insert_with(|| {
+                text.push_str(label);
+                (text.len() - label.len(), text.len())
+            });
+        }
+    }
+
+    fn finish(self) -> CompactTerms {
+        let mut sums: Vec<(u64, f32)> = self.sums.into_iter().collect();
+        sums.sort_unstable_by_key(|&(hash, _)| hash);
+        let label = |hash: u64| {
+            let &(start, end) = self.labels.get(&hash)?;
+            Some((hash, &self.label_text[start..end]))
+        };
+        let mut kept: Vec<(u64, &str)> = labelled_hashes(&sums)
+            .into_iter()
+            .filter_map(label)
+            .collect();
+        kept.sort_unstable_by_key(|&(hash, _)| hash);
+        CompactTerms::new(sums, kept.into_iter())
+    }
 }
 
 /// The hashes of the [`LABELLED_TERMS`] heaviest terms (ties to the smaller hash), ascending:
@@ -3033,6 +3107,24 @@ mod tests {
             };
             assert_eq!(bits(&merged), bits(&expected), "{members} members");
             assert_eq!(merged.labels, expected.labels, "{members} members");
+            // Fed one member at a time, as the pipeline's workers do: the same.
+            let mut group = GroupMerge::new(members);
+            for doc in &docs {
+                let labels = doc.labels.iter().map(|(h, l)| (*h, l.as_str()));
+                group.add(CompactTerms::new(doc.scores.clone(), labels));
+            }
+            let streamed = group.finish().into_doc_terms();
+            // A group of one article keeps its terms as they are (already trimmed).
+            let expected = if members == 1 { &docs[0] } else { &expected };
+            assert_eq!(
+                bits(&streamed),
+                bits(expected),
+                "{members} members, streamed"
+            );
+            assert_eq!(
+                streamed.labels, expected.labels,
+                "{members} members, streamed"
+            );
         }
     }
 
