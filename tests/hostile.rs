@@ -197,3 +197,39 @@ fn numeric_and_missing_ids() {
     expected.sort();
     assert_eq!(ids, expected);
 }
+
+/// One page republished under a different title each time (a scraper that keeps the body and
+/// rewrites headlines): one dup group and one story, whatever the titles, with keywords from the
+/// body. Past 16 copies the group's terms are added up as the copies come, not all held.
+#[test]
+fn one_page_under_thousands_of_titles_is_one_group_and_one_story() {
+    let body = "Harbourmaster Ilse Brandt said the Nordkai pier in Kiel would reopen in June \
+                after two years of repairs, and that ferries to Oslo would move back to it.";
+    let copies = 3_000;
+    let mut feed = String::new();
+    for i in 0..copies {
+        let title = format!(
+            "Update {i}: Story number {} of the day {}",
+            i * 7919 % 10007,
+            i % 31
+        );
+        feed.push_str(&format!(
+            "{{\"id\":\"c{i}\",\"title\":\"{title}\",\"text\":\"{body}\",\"date\":\"2024-03-{:02}\"}}\n",
+            1 + i % 28
+        ));
+    }
+    let (dir, output) = run_feed("copies.jsonl", feed.as_bytes(), &["--quiet"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let rows = out_rows(&dir, "clusters.csv");
+    assert_eq!(rows.len(), copies);
+    assert!(rows
+        .iter()
+        .all(|r| r["dup"] == "1" && r["story"] == rows[0]["story"]));
+    let stories = out_rows(&dir, "stories.csv");
+    assert_eq!(stories.len(), 1);
+    let keywords = stories[0]["keywords"].to_lowercase();
+    assert!(
+        keywords.contains("nordkai") || keywords.contains("brandt"),
+        "{keywords}"
+    );
+}
