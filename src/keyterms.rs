@@ -732,35 +732,26 @@ pub fn extract_top_with<'a>(
     limits: TermLimits,
     scratch: &mut TermScratch,
 ) -> CompactTerms {
-    extract_top_with_headlines(&[headline], lines, weights, seed, limits, scratch)
-        .pop()
-        .unwrap_or_default()
+    let mut only = CompactTerms::default();
+    extract_each_headline(
+        &[headline],
+        lines,
+        weights,
+        seed,
+        limits,
+        scratch,
+        |terms| only = terms,
+    );
+    only
 }
 
 /// [`extract_top_with`] of one body under each of `headlines`: the terms of each headline with
 /// these lines, as `extract_top_with(headline, lines)` gives them (with the default weights,
-/// whose sums are exact in any order), the body worked out once. A headline's words and the
-/// body's meet only through the words the body writes in lower case (see
-/// [`lower_case_uses`]), which one pass finds for all the headlines at once; names never run
-/// from one line into another.
-pub fn extract_top_with_headlines<'a>(
-    headlines: &[&str],
-    lines: impl Iterator<Item = &'a str>,
-    weights: TermWeights,
-    seed: u64,
-    limits: TermLimits,
-    scratch: &mut TermScratch,
-) -> Vec<CompactTerms> {
-    let mut tops = Vec::with_capacity(headlines.len());
-    extract_each_headline(headlines, lines, weights, seed, limits, scratch, |terms| {
-        tops.push(terms)
-    });
-    tops
-}
-
-/// [`extract_top_with_headlines`], each headline's terms handed to `each` in headline order as
-/// they are made instead of all held at once (a page copied 100,000 times under as many titles
-/// held 100,000 term lists: 813 MB).
+/// whose sums are exact in any order), the body worked out once, handed to `each` in headline
+/// order as they are made (a page copied 100,000 times under as many titles held 100,000 term
+/// lists when they were returned together: 813 MB). A headline's words and the body's meet
+/// only through the words the body writes in lower case (see [`lower_case_uses`]), which one
+/// pass finds for all the headlines at once; names never run from one line into another.
 pub fn extract_each_headline<'a>(
     headlines: &[&str],
     lines: impl Iterator<Item = &'a str>,
@@ -1557,8 +1548,17 @@ mod tests {
         };
         let weights = TermWeights::default();
         let mut scratch = TermScratch::default();
-        let together =
-            extract_top_with_headlines(&headlines, body.lines(), weights, 3, limits, &mut scratch);
+        let mut together = Vec::new();
+        let lines = body.lines();
+        extract_each_headline(
+            &headlines,
+            lines,
+            weights,
+            3,
+            limits,
+            &mut scratch,
+            |terms| together.push(terms),
+        );
         assert_eq!(together.len(), headlines.len());
         for (headline, terms) in headlines.iter().zip(together) {
             let alone = extract_top(headline, body.lines(), weights, 3, 12, 5);
