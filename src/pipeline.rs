@@ -1179,9 +1179,10 @@ fn spool_runs<'d>(docs: &'d [usize], spooled: &[SpoolRecord]) -> Vec<&'d [usize]
 /// The third pass: each dup group's terms, the mean of its members' key terms (see
 /// [`story::merge_terms`]), where every member is taken to have the body of the group's
 /// source article ([`term_sources`]) under its own headline. Only the sources are read again,
-/// and each body is worked out once ([`trimmed_terms_under`]); the worker threads merge a
-/// group's members ([`story::merge_member_terms`]), and the groups' terms are stored as the
-/// sources come, never every article's held.
+/// and each body is worked out once ([`trimmed_terms_under`]); the worker threads work out a
+/// group's mean ([`keyterms::extract_headlines_mean`], or by merging its members' terms with
+/// [`story::GroupMerge`]), and the groups' terms are stored as the sources come, never every
+/// article's held.
 struct GroupTerms<'a> {
     skipped: &'a SkippedLines,
     opts: &'a Options,
@@ -1275,15 +1276,16 @@ impl Revisit for GroupTerms<'_> {
                         _ => members.iter().map(|&m| metas[m as usize].title()).collect(),
                     };
                     // A group of one article has its terms as they are, a larger group the
-                    // mean of its members' (in canonical order), merged here on all threads.
+                    // mean of its members' (in canonical order), worked out here on all
+                    // threads: directly, or by merging each member's terms.
                     let mut group = story::GroupMerge::new(titles.len());
-                    Worker::with_thread_worker(|worker| {
+                    let mean = Worker::with_thread_worker(|worker| {
                         let skipped = skipped.of(doc);
                         trimmed_terms_under(article, &titles, skipped, opts, worker, |terms| {
                             group.add(terms)
                         })
                     });
-                    group.finish()
+                    mean.unwrap_or_else(|| group.finish())
                 })
                 .collect()
         };
@@ -1831,6 +1833,7 @@ pub(crate) fn trimmed_article_terms(
     worker: &mut Worker,
 ) -> CompactTerms {
     let mut only = CompactTerms::default();
+    // One headline: its terms are handed out, never a mean.
     trimmed_terms_under(article, &[&article.title], skipped, opts, worker, |terms| {
         only = terms
     });
@@ -1838,8 +1841,9 @@ pub(crate) fn trimmed_article_terms(
 }
 
 /// [`trimmed_article_terms`] of `article`'s body under each of `titles` (each the headline it
-/// would be with that title, see [`keyterms::headline`]), handed to `each` in the order of
-/// `titles`, the body worked out once ([`keyterms::extract_each_headline`]).
+/// would be with that title, see [`keyterms::headline`]), the body worked out once
+/// ([`keyterms::extract_headlines_mean`]): their mean, or `None` and each handed to `each` in
+/// the order of `titles`.
 fn trimmed_terms_under(
     article: &Article,
     titles: &[&str],
@@ -1847,7 +1851,7 @@ fn trimmed_terms_under(
     opts: &Options,
     worker: &mut Worker,
     each: impl FnMut(CompactTerms),
-) {
+) -> Option<CompactTerms> {
     let scratch = &mut worker.scratch;
     let text = text::capped(&article.text, opts.shingle.max_doc_bytes);
     let mut with_words = 0u32;
@@ -1875,7 +1879,7 @@ fn trimmed_terms_under(
         max_terms: story::MAX_ARTICLE_TERMS,
         max_labels: story::LABELLED_TERMS,
     };
-    keyterms::extract_each_headline(
+    keyterms::extract_headlines_mean(
         &headlines,
         lines.into_iter(),
         opts.term_weights,
