@@ -113,7 +113,7 @@ impl ProvisionalLines {
     /// Each line's articles are compared with the line's first dissimilar articles only, never
     /// all pairs: at most `min_groups - 1` comparisons an article. A line seen in fewer
     /// dissimilar articles than needed, but more than one, stays pending with those articles
-    /// (at most [`MAX_PENDING_LINES`] lines): a site seen twice in one batch and once in the
+    /// (at most `MAX_PENDING_LINES` lines): a site seen twice in one batch and once in the
     /// next is guessed there, not only in a batch that holds three of its articles.
     pub fn learn(&mut self, batch: &LearnBatch, min_groups: usize) -> Vec<u64> {
         let min_groups = min_groups.max(2);

@@ -753,7 +753,7 @@ pub fn extract_top_with<'a>(
 /// (to the bit, when `limits.max_labels` is `story::LABELLED_TERMS`).
 ///
 /// - For 2 to [`MEAN_HEADLINES_UP_TO`] headlines whose terms all fit `limits.max_terms`, the
-///   mean is worked out directly ([`mean_of_headlines`]) and returned. Working out every
+///   mean is worked out directly (`mean_of_headlines`) and returned. Working out every
 ///   headline's own list, sorting it and writing its labels, then merging the lists, took ~10%
 ///   of the key terms at 100,000 generated articles, where a third of the articles are copies.
 /// - Otherwise each headline's terms are handed to `each`, in headline order as they are made,
@@ -761,7 +761,7 @@ pub fn extract_top_with<'a>(
 ///   titles held 100,000 term lists when they were returned together: 813 MB).
 ///
 /// A headline's words and the body's meet only through the words the body writes in lower
-/// case (see [`lower_case_uses`]), which one pass finds for all the headlines at once; names
+/// case (see `lower_case_uses`), which one pass finds for all the headlines at once; names
 /// never run from one line into another.
 pub fn extract_headlines_mean<'a>(
     headlines: &[&str],

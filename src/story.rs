@@ -672,7 +672,7 @@ fn merge_many_member_terms<S: TermSource>(members: &[S]) -> CompactTerms {
 
 /// A dup group's terms merged as its members' arrive, in rank order ([`merge_member_terms`]
 /// of them): a small group's members are held and merged at the end; a large group's are added
-/// up as they come ([`MemberSums`]), so that a page copied 100,000 times under as many
+/// up as they come (`MemberSums`), so that a page copied 100,000 times under as many
 /// headlines never holds 100,000 term lists.
 pub struct GroupMerge {
     members: usize,
@@ -2695,7 +2695,7 @@ fn single_vector_sum<T: TermKey>(vectors: &[&[(T, f32)]]) -> Option<Vec<(T, f32)
     }
 }
 
-/// [`summed_weights`] over term numbers, in an array by term instead of a map: one thread's,
+/// `summed_weights` over term numbers, in an array by term instead of a map: one thread's,
 /// reused from story to story (the map's inserts were most of the keywords stage).
 #[derive(Debug, Default)]
 pub struct StorySums {
