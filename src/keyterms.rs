@@ -983,15 +983,6 @@ fn mean_of_headlines(
         })
         .collect();
     let heavier = |a: &(u64, f32), b: &(u64, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-    let heaviest = |mut terms: Vec<(u64, f32)>| -> Vec<u64> {
-        if terms.len() > max_labels {
-            terms.select_nth_unstable_by(max_labels, heavier);
-            terms.truncate(max_labels);
-        }
-        let mut hashes: Vec<u64> = terms.into_iter().map(|(hash, _)| hash).collect();
-        hashes.sort_unstable();
-        hashes
-    };
     let mut leaders: Vec<(u64, f32)> = body
         .iter()
         .map(|&(hash, (score, _))| (hash, score))
@@ -1017,7 +1008,7 @@ fn mean_of_headlines(
                 let score = member_term(head, hash, in_body).map_or(0.0, |(score, _)| score);
                 (hash, score)
             }));
-            heaviest(candidates)
+            heaviest_hashes(&candidates, max_labels)
         })
         .collect();
     let mut compact = CompactTerms {
@@ -1025,7 +1016,7 @@ fn mean_of_headlines(
         label_text: String::new(),
         scores: Vec::new(),
     };
-    for hash in heaviest(sums.clone()) {
+    for hash in heaviest_hashes(&sums, max_labels) {
         let Some(first) = labelled
             .iter()
             .position(|terms| terms.binary_search(&hash).is_ok())
@@ -1042,6 +1033,22 @@ fn mean_of_headlines(
     }
     compact.scores = sums;
     compact
+}
+
+/// The hashes of the `count` heaviest of `scores` (ties to the smaller hash), ascending: the
+/// terms that keep a label.
+pub(crate) fn heaviest_hashes(scores: &[(u64, f32)], count: usize) -> Vec<u64> {
+    let mut ranked = scores.to_vec();
+    // Only which terms are the heaviest matters (they are sorted by hash next): selected, not
+    // sorted.
+    if ranked.len() > count {
+        let heavier = |a: &(u64, f32), b: &(u64, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        ranked.select_nth_unstable_by(count, heavier);
+        ranked.truncate(count);
+    }
+    let mut top: Vec<u64> = ranked.into_iter().map(|(hash, _)| hash).collect();
+    top.sort_unstable();
+    top
 }
 
 /// The heaviest of an article's terms (term hash, (score, label place)), in any order, as
@@ -1721,39 +1728,16 @@ mod tests {
         let mut scratch = TermScratch::default();
         let mut together = Vec::new();
         let lines = body.lines();
-        extract_each_headline(
-            &headlines,
-            lines,
-            weights,
-            3,
-            limits,
-            &mut scratch,
-            |terms| together.push(terms),
-        );
+        // Without the mean: every headline's terms handed out.
+        let options = (weights, 3, limits, false);
+        extract_headlines(&headlines, lines, options, &mut scratch, |terms| {
+            together.push(terms)
+        });
         assert_eq!(together.len(), headlines.len());
         for (headline, terms) in headlines.iter().zip(together) {
             let alone = extract_top(headline, body.lines(), weights, 3, 12, 5);
             assert_eq!(terms.into_doc_terms(), alone, "{headline}");
         }
-    }
-
-    /// Every headline's own terms over one body, handed to `each` (the reference of the mean).
-    fn extract_each_headline<'a>(
-        headlines: &[&str],
-        lines: impl Iterator<Item = &'a str>,
-        weights: TermWeights,
-        seed: u64,
-        limits: TermLimits,
-        scratch: &mut TermScratch,
-        each: impl FnMut(CompactTerms),
-    ) {
-        extract_headlines(
-            headlines,
-            lines,
-            (weights, seed, limits, false),
-            scratch,
-            each,
-        );
     }
 
     /// Random news-like text: lower-case words, stop words, capitalized and hyphenated names,
@@ -1823,12 +1807,11 @@ mod tests {
                 |terms| each.push(terms),
             );
             let mut reference = Vec::new();
-            extract_each_headline(
+            let options = (weights, 7, limits, false);
+            extract_headlines(
                 &headlines,
                 body.lines(),
-                weights,
-                7,
-                limits,
+                options,
                 &mut reference_scratch,
                 |terms| reference.push(terms),
             );

@@ -763,17 +763,7 @@ impl MemberSums {
 /// The hashes of the [`LABELLED_TERMS`] heaviest terms (ties to the smaller hash), ascending:
 /// the terms whose labels a group keeps.
 fn labelled_hashes(scores: &[(u64, f32)]) -> Vec<u64> {
-    let mut ranked = scores.to_vec();
-    // Only which terms are the heaviest matters (they are sorted by hash next): selected, not
-    // sorted.
-    if ranked.len() > LABELLED_TERMS {
-        let heavier = |a: &(u64, f32), b: &(u64, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-        ranked.select_nth_unstable_by(LABELLED_TERMS, heavier);
-        ranked.truncate(LABELLED_TERMS);
-    }
-    let mut top: Vec<u64> = ranked.into_iter().map(|(hash, _)| hash).collect();
-    top.sort_unstable();
-    top
+    crate::keyterms::heaviest_hashes(scores, LABELLED_TERMS)
 }
 
 /// Adds one member's `scores` (sorted by term), each divided by `divisor` (the group's size),
